@@ -1,0 +1,582 @@
+// Every request form of the Rendiff API turned into one canonical MediaJobSpec.
+// Accepts both shorthands ("output": "mp4", "input": "/path") and both operation styles
+// (flat fields, or fields under "params"); collects every problem with its field path.
+import Value from 'typebox/value';
+import { parseBitrate } from './bitrate.ts';
+import { ContainerRules, containerFromPath } from './containers.ts';
+import { SpecError, type ErrorCode } from './errors.ts';
+import { Fields, isObject, describe, type Json, type JsonObject } from './fields.ts';
+import { checkStoragePath, stripTrailingSlash } from './paths.ts';
+import { parseResolution, type Size } from './resolution.ts';
+import {
+  AudioCodecValues,
+  ContainerValues,
+  Limits,
+  MediaJobSpec,
+  MetricValues,
+  PixelFormatValues,
+  PositionValues,
+  PresetValues,
+  ProfileValues,
+  VideoCodecValues,
+  WebhookEventValues,
+  type AnalyzeSpec,
+  type AudioSettings,
+  type Container,
+  type JobOptions,
+  type Operation,
+  type OutputSpec,
+  type StreamSpec,
+  type Variant,
+  type VideoSettings,
+} from './spec.ts';
+import { validateSpec } from './validate.ts';
+
+export type RequestKind = 'convert' | 'stream' | 'analyze';
+
+/** Codec names clients use that mean one of ours. */
+const videoCodecAliases: Record<string, (typeof VideoCodecValues)[number]> = {
+  avc: 'h264', x264: 'h264', libx264: 'h264', hevc: 'h265', x265: 'h265', libx265: 'h265',
+  'libvpx-vp9': 'vp9', 'libaom-av1': 'av1', libsvtav1: 'av1',
+};
+const audioCodecAliases: Record<string, (typeof AudioCodecValues)[number]> = {
+  libmp3lame: 'mp3', libopus: 'opus', libvorbis: 'vorbis', pcm_s16le: 'pcm', wav: 'pcm',
+};
+
+const optionKeys = ['priority', 'hardware_acceleration', 'webhook_url', 'webhook_events', 'timeout', 'timeout_seconds'];
+
+/** Normalizes a request body; throws SpecError listing every problem found. */
+export function normalizeRequest(kind: RequestKind, body: unknown): MediaJobSpec {
+  const f = new Fields();
+  if (!isObject(body)) {
+    f.add('INVALID_REQUEST', 'body', `must be a JSON object, got ${describe(body)}`);
+    throw new SpecError(f.issues);
+  }
+  const spec =
+    kind === 'convert' ? normalizeConvert(f, body) : kind === 'stream' ? normalizeStream(f, body) : normalizeAnalyze(f, body);
+  if (f.issues.length > 0 || spec === undefined) throw new SpecError(f.issues);
+  // Semantic rules that need the whole spec (codec/container, conflicting operations).
+  const semantic = validateSpec(spec);
+  if (semantic.length > 0) throw new SpecError(semantic);
+  // Belt and braces: the canonical schema must hold for anything we produce.
+  const schemaError = Value.Errors(MediaJobSpec, spec)[0];
+  if (schemaError) {
+    throw new SpecError([{ code: 'INVALID_REQUEST', message: schemaError.message, details: { field: schemaError.instancePath || 'body' } }]);
+  }
+  return spec;
+}
+
+function readInput(f: Fields, body: JsonObject): string | undefined {
+  const v = body['input'];
+  if (v === undefined) return f.add('INVALID_INPUT', 'input', 'is required', { suggestion: 'e.g. "input": "/storage/input/video.mp4"' });
+  if (isObject(v)) {
+    f.known(v, 'input', ['path', 'credentials'], 'INVALID_INPUT');
+    return checkStoragePath(f, v['path'], 'input.path', 'INVALID_INPUT');
+  }
+  return checkStoragePath(f, v, 'input', 'INVALID_INPUT');
+}
+
+function readOptions(f: Fields, body: JsonObject): JobOptions {
+  const raw = body['options'];
+  const opts: JsonObject = {};
+  if (raw !== undefined) {
+    if (!isObject(raw)) f.add('INVALID_REQUEST', 'options', `must be an object, got ${describe(raw)}`);
+    else {
+      f.known(raw, 'options', optionKeys);
+      Object.assign(opts, raw);
+    }
+  }
+  // The reference also shows these at the top level of a request.
+  for (const key of optionKeys) if (body[key] !== undefined && opts[key] === undefined) opts[key] = body[key] as Json;
+  const field = (k: string) => (raw !== undefined && isObject(raw) && k in raw ? `options.${k}` : k);
+  const out: JobOptions = { priority: 'normal', hardwareAcceleration: 'auto' };
+  if (opts['priority'] !== undefined) out.priority = f.oneOf(opts['priority'], field('priority'), 'INVALID_REQUEST', ['low', 'normal', 'high'] as const) ?? 'normal';
+  if (opts['hardware_acceleration'] !== undefined) {
+    const v = opts['hardware_acceleration'];
+    const mapped = v === true ? 'auto' : v === false ? 'none' : typeof v === 'string' && ['gpu', 'cuda', 'nvidia'].includes(v.toLowerCase()) ? 'nvenc' : v === 'cpu' ? 'none' : v;
+    out.hardwareAcceleration = f.oneOf(mapped, field('hardware_acceleration'), 'INVALID_REQUEST', ['auto', 'none', 'nvenc'] as const) ?? 'auto';
+  }
+  if (opts['webhook_url'] !== undefined) {
+    const url = f.string(opts['webhook_url'], field('webhook_url'), 'INVALID_REQUEST', { max: 2048 });
+    if (url !== undefined) {
+      if (!/^https?:\/\/[^\s]+$/i.test(url)) f.add('INVALID_REQUEST', field('webhook_url'), 'must be an http(s) URL', { value: url });
+      else out.webhookUrl = url;
+    }
+  }
+  if (opts['webhook_events'] !== undefined) {
+    const ev = opts['webhook_events'];
+    if (!Array.isArray(ev)) f.add('INVALID_REQUEST', field('webhook_events'), `must be an array, got ${describe(ev)}`);
+    else {
+      const aliases: Record<string, string> = { completed: 'complete', failed: 'error', failure: 'error', start: 'started', cancel: 'cancelled' };
+      const events = ev.map((e, i) =>
+        f.oneOf(typeof e === 'string' ? (aliases[e] ?? e) : e, `${field('webhook_events')}[${i}]`, 'INVALID_REQUEST', WebhookEventValues),
+      );
+      out.webhookEvents = [...new Set(events.filter((e) => e !== undefined))];
+    }
+  }
+  const timeout = opts['timeout_seconds'] ?? opts['timeout'];
+  if (timeout !== undefined) {
+    const t = f.number(timeout, field(opts['timeout_seconds'] !== undefined ? 'timeout_seconds' : 'timeout'), 'INVALID_REQUEST', { min: 1, max: Limits.maxSeconds, integer: true });
+    if (t !== undefined) out.timeoutSeconds = t;
+  }
+  return out;
+}
+
+/** Seconds from a number or an "HH:MM:SS.mmm" timestamp. */
+function readSeconds(f: Fields, v: unknown, field: string, min = 0): number | undefined {
+  if (typeof v === 'string') {
+    const m = /^(?:(\d{1,3}):)?(\d{1,2}):(\d{1,2}(?:\.\d+)?)$/.exec(v.trim()) ?? /^(\d+(?:\.\d+)?)s?$/.exec(v.trim());
+    if (!m) return f.add('INVALID_OPERATION', field, 'must be seconds or an HH:MM:SS timestamp', { value: v });
+    const secs = m.length === 4 ? Number(m[1] ?? 0) * 3600 + Number(m[2]) * 60 + Number(m[3]) : Number(m[1]);
+    return f.number(secs, field, 'INVALID_OPERATION', { min, max: Limits.maxSeconds });
+  }
+  return f.number(v, field, 'INVALID_OPERATION', { min, max: Limits.maxSeconds, exclusiveMin: min > 0 });
+}
+
+function readResolution(f: Fields, v: unknown, field: string, code: ErrorCode): Size | undefined {
+  if (typeof v !== 'string') return f.add(code, field, `must be a string like "1920x1080" or "720p", got ${describe(v)}`, { value: v });
+  const size = parseResolution(v);
+  if (!size) {
+    return f.add(code, field, `is not a resolution (WIDTHxHEIGHT up to ${Limits.maxDimension}, or a name)`, {
+      value: v,
+      allowed: ['1920x1080', '720p', '1080p', '4k'],
+    });
+  }
+  return size;
+}
+
+function readBitrate(f: Fields, v: unknown, field: string, code: ErrorCode, max: number): number | undefined {
+  if (typeof v !== 'string' && typeof v !== 'number') return f.add(code, field, `must be a bitrate like "192k" or "5M", got ${describe(v)}`, { value: v });
+  const bps = parseBitrate(v);
+  if (bps === undefined) return f.add(code, field, 'is not a bitrate (e.g. "192k", "2.5M", or bits per second)', { value: v });
+  if (bps < 1000 || bps > max) return f.add(code, field, `must be between 1k and ${max / 1e6}M`, { value: v });
+  return bps;
+}
+
+function readCodec<T extends string>(f: Fields, v: unknown, field: string, allowed: readonly T[], aliases: Record<string, T>): T | undefined {
+  const alias = typeof v === 'string' ? aliases[v.toLowerCase()] : undefined;
+  return f.oneOf(alias ?? v, field, 'INVALID_CODEC_FORMAT', allowed);
+}
+
+const videoKeys = ['codec', 'preset', 'crf', 'bitrate', 'resolution', 'width', 'height', 'fps', 'framerate', 'pixel_format', 'pix_fmt', 'profile'];
+const audioKeys = ['codec', 'bitrate', 'channels', 'sample_rate', 'normalize'];
+
+function readVideo(f: Fields, v: unknown, field: string): VideoSettings | undefined {
+  if (!isObject(v)) return f.add('INVALID_OUTPUT', field, `must be an object, got ${describe(v)}`);
+  f.known(v, field, videoKeys, 'INVALID_OUTPUT');
+  const out: VideoSettings = {};
+  if (v['codec'] !== undefined) out.codec = readCodec(f, v['codec'], `${field}.codec`, VideoCodecValues, videoCodecAliases);
+  if (v['preset'] !== undefined) out.preset = f.oneOf(v['preset'], `${field}.preset`, 'INVALID_OUTPUT', PresetValues);
+  if (v['crf'] !== undefined) out.crf = f.number(v['crf'], `${field}.crf`, 'INVALID_OUTPUT', { min: 0, max: 63, integer: true });
+  if (v['bitrate'] !== undefined) out.bitrate = readBitrate(f, v['bitrate'], `${field}.bitrate`, 'INVALID_OUTPUT', Limits.maxBitrate);
+  if (v['resolution'] !== undefined) Object.assign(out, readResolution(f, v['resolution'], `${field}.resolution`, 'INVALID_OUTPUT'));
+  for (const k of ['width', 'height'] as const) {
+    if (v[k] !== undefined) out[k] = f.number(v[k], `${field}.${k}`, 'INVALID_OUTPUT', { min: 2, max: Limits.maxDimension, integer: true });
+  }
+  const fps = v['fps'] ?? v['framerate'];
+  if (fps !== undefined) out.fps = f.number(fps, `${field}.fps`, 'INVALID_OUTPUT', { min: 0, max: Limits.maxFps, exclusiveMin: true });
+  const pix = v['pixel_format'] ?? v['pix_fmt'];
+  if (pix !== undefined) out.pixelFormat = f.oneOf(pix, `${field}.pixel_format`, 'INVALID_OUTPUT', PixelFormatValues);
+  if (v['profile'] !== undefined) out.profile = f.oneOf(v['profile'], `${field}.profile`, 'INVALID_OUTPUT', ProfileValues);
+  return dropUndefined(out);
+}
+
+function readAudio(f: Fields, v: unknown, field: string): AudioSettings | undefined {
+  if (!isObject(v)) return f.add('INVALID_OUTPUT', field, `must be an object, got ${describe(v)}`);
+  f.known(v, field, audioKeys, 'INVALID_OUTPUT');
+  const out: AudioSettings = {};
+  if (v['codec'] !== undefined) out.codec = readCodec(f, v['codec'], `${field}.codec`, AudioCodecValues, audioCodecAliases);
+  if (v['bitrate'] !== undefined) out.bitrate = readBitrate(f, v['bitrate'], `${field}.bitrate`, 'INVALID_OUTPUT', Limits.maxAudioBitrate);
+  if (v['channels'] !== undefined) out.channels = f.number(v['channels'], `${field}.channels`, 'INVALID_OUTPUT', { min: 1, max: 8, integer: true });
+  if (v['sample_rate'] !== undefined) {
+    const rates = ['8000', '16000', '22050', '24000', '32000', '44100', '48000', '96000'] as const;
+    out.sampleRate = f.oneOf(String(v['sample_rate']), `${field}.sample_rate`, 'INVALID_OUTPUT', rates);
+  }
+  if (v['normalize'] !== undefined) out.normalize = f.boolean(v['normalize'], `${field}.normalize`, 'INVALID_OUTPUT');
+  return dropUndefined(out);
+}
+
+function dropUndefined<T extends object>(o: T): T {
+  for (const k of Object.keys(o) as (keyof T)[]) if (o[k] === undefined) delete o[k];
+  return o;
+}
+
+/** The fields of an operation, whether written flat or under "params". */
+function opFields(f: Fields, raw: JsonObject, field: string): { fields: JsonObject; at: (k: string) => string } | undefined {
+  const { type: _type, params, ...flat } = raw;
+  if (params !== undefined && !isObject(params)) {
+    f.add('INVALID_OPERATION', `${field}.params`, `must be an object, got ${describe(params)}`);
+    return undefined;
+  }
+  const fields: JsonObject = { ...flat, ...(params ?? {}) };
+  return { fields, at: (k) => (params && k in params ? `${field}.params.${k}` : `${field}.${k}`) };
+}
+
+const operationTypes = [
+  'trim', 'resize', 'scale', 'crop', 'rotate', 'flip', 'fps', 'framerate', 'speed', 'transcode', 'filter', 'deinterlace', 'denoise',
+  'sharpen', 'blur', 'color', 'adjust', 'fade', 'fade_in', 'fade_out', 'watermark', 'thumbnail', 'thumbnail_grid',
+] as const;
+
+interface ConvertAccumulator {
+  ops: Operation[];
+  video: VideoSettings;
+  audio: AudioSettings;
+}
+
+/** Reads one request operation into canonical operations (a "filter" may expand to several). */
+function readOperation(f: Fields, raw: unknown, field: string, acc: ConvertAccumulator): void {
+  if (!isObject(raw)) {
+    f.add('INVALID_OPERATION', field, `must be an object with a "type", got ${describe(raw)}`);
+    return;
+  }
+  const type = f.oneOf(raw['type'], `${field}.type`, 'INVALID_OPERATION', operationTypes);
+  if (type === undefined) return;
+  const got = opFields(f, raw, field);
+  if (!got) return;
+  const { fields: p, at } = got;
+  const known = (keys: string[]) => f.known(p, field, keys, 'INVALID_OPERATION');
+  const num = (k: string, range: Parameters<Fields['number']>[3]) => f.number(p[k], at(k), 'INVALID_OPERATION', range);
+  const push = (op: Operation | undefined) => {
+    if (op !== undefined) acc.ops.push(op);
+  };
+
+  switch (type) {
+    case 'trim': {
+      known(['start', 'duration', 'end', 'start_time', 'end_time']);
+      const start = p['start'] ?? p['start_time'];
+      const end = p['end'] ?? p['end_time'];
+      const op: Operation = { type: 'trim', start: start === undefined ? 0 : (readSeconds(f, start, at('start')) ?? 0) };
+      if (p['duration'] !== undefined) op.duration = readSeconds(f, p['duration'], at('duration'), 0.01);
+      if (end !== undefined) op.end = readSeconds(f, end, at('end'), 0.01);
+      if (p['duration'] === undefined && end === undefined && start === undefined) {
+        f.add('INVALID_OPERATION', field, 'trim needs start, duration or end');
+      }
+      push(dropUndefined(op));
+      return;
+    }
+    case 'resize':
+    case 'scale': {
+      known(['resolution', 'width', 'height']);
+      let size: Size | undefined = {};
+      if (p['resolution'] !== undefined) size = readResolution(f, p['resolution'], at('resolution'), 'INVALID_OPERATION');
+      for (const k of ['width', 'height'] as const) {
+        if (p[k] !== undefined && size) size[k] = num(k, { min: 2, max: Limits.maxDimension, integer: true });
+      }
+      if (size && size.width === undefined && size.height === undefined) {
+        f.add('INVALID_OPERATION', field, 'resize needs resolution, width or height');
+        return;
+      }
+      if (size) push({ type: 'scale', ...dropUndefined(size) });
+      return;
+    }
+    case 'crop': {
+      known(['width', 'height', 'x', 'y']);
+      const width = num('width', { min: 2, max: Limits.maxDimension, integer: true });
+      const height = num('height', { min: 2, max: Limits.maxDimension, integer: true });
+      const x = p['x'] === undefined ? 0 : num('x', { min: 0, max: Limits.maxDimension, integer: true });
+      const y = p['y'] === undefined ? 0 : num('y', { min: 0, max: Limits.maxDimension, integer: true });
+      if (width !== undefined && height !== undefined && x !== undefined && y !== undefined) push({ type: 'crop', width, height, x, y });
+      return;
+    }
+    case 'rotate': {
+      known(['degrees', 'angle']);
+      const k = p['degrees'] !== undefined ? 'degrees' : 'angle';
+      const d = f.number(p[k], at(k), 'INVALID_OPERATION', { integer: true, min: -270, max: 270 });
+      if (d === undefined) return;
+      const norm = ((d % 360) + 360) % 360;
+      if (norm !== 90 && norm !== 180 && norm !== 270) {
+        f.add('INVALID_OPERATION', at(k), 'must be a multiple of 90 degrees', { value: d, allowed: [90, 180, 270, -90] });
+        return;
+      }
+      push({ type: 'rotate', degrees: norm });
+      return;
+    }
+    case 'flip': {
+      known(['direction', 'axis']);
+      const k = p['axis'] !== undefined ? 'axis' : 'direction';
+      const raw = p[k] === 'x' ? 'horizontal' : p[k] === 'y' ? 'vertical' : p[k];
+      const direction = f.oneOf(raw, at(k), 'INVALID_OPERATION', ['horizontal', 'vertical'] as const);
+      if (direction) push({ type: 'flip', direction });
+      return;
+    }
+    case 'fps':
+    case 'framerate': {
+      known(['fps', 'framerate', 'rate']);
+      const k = ['fps', 'framerate', 'rate'].find((x) => p[x] !== undefined) ?? 'fps';
+      const fps = num(k, { min: 0, exclusiveMin: true, max: Limits.maxFps });
+      if (fps !== undefined) push({ type: 'fps', fps });
+      return;
+    }
+    case 'speed': {
+      known(['factor', 'speed', 'rate']);
+      const k = ['factor', 'speed', 'rate'].find((x) => p[x] !== undefined) ?? 'factor';
+      const factor = num(k, { min: 0.25, max: 4 });
+      if (factor !== undefined) push({ type: 'speed', factor });
+      return;
+    }
+    case 'transcode': {
+      // The reference's batch example: {"type":"transcode","params":{"video_codec":"h264"}}.
+      known(['video_codec', 'audio_codec', 'video_bitrate', 'audio_bitrate', 'preset', 'crf', 'resolution', 'fps', 'pixel_format', 'profile', 'channels', 'sample_rate']);
+      const v = acc.video;
+      const a = acc.audio;
+      if (p['video_codec'] !== undefined) v.codec = readCodec(f, p['video_codec'], at('video_codec'), VideoCodecValues, videoCodecAliases);
+      if (p['audio_codec'] !== undefined) a.codec = readCodec(f, p['audio_codec'], at('audio_codec'), AudioCodecValues, audioCodecAliases);
+      if (p['video_bitrate'] !== undefined) v.bitrate = readBitrate(f, p['video_bitrate'], at('video_bitrate'), 'INVALID_OPERATION', Limits.maxBitrate);
+      if (p['audio_bitrate'] !== undefined) a.bitrate = readBitrate(f, p['audio_bitrate'], at('audio_bitrate'), 'INVALID_OPERATION', Limits.maxAudioBitrate);
+      if (p['preset'] !== undefined) v.preset = f.oneOf(p['preset'], at('preset'), 'INVALID_OPERATION', PresetValues);
+      if (p['crf'] !== undefined) v.crf = num('crf', { min: 0, max: 63, integer: true });
+      if (p['resolution'] !== undefined) Object.assign(v, readResolution(f, p['resolution'], at('resolution'), 'INVALID_OPERATION'));
+      if (p['fps'] !== undefined) v.fps = num('fps', { min: 0, exclusiveMin: true, max: Limits.maxFps });
+      if (p['pixel_format'] !== undefined) v.pixelFormat = f.oneOf(p['pixel_format'], at('pixel_format'), 'INVALID_OPERATION', PixelFormatValues);
+      if (p['profile'] !== undefined) v.profile = f.oneOf(p['profile'], at('profile'), 'INVALID_OPERATION', ProfileValues);
+      if (p['channels'] !== undefined) a.channels = num('channels', { min: 1, max: 8, integer: true });
+      if (p['sample_rate'] !== undefined) a.sampleRate = f.oneOf(String(p['sample_rate']), at('sample_rate'), 'INVALID_OPERATION', ['8000', '16000', '22050', '24000', '32000', '44100', '48000', '96000'] as const);
+      return;
+    }
+    case 'filter':
+    case 'color':
+    case 'adjust':
+    case 'deinterlace':
+    case 'denoise':
+    case 'sharpen':
+    case 'blur': {
+      const keys = ['deinterlace', 'denoise', 'sharpen', 'blur', 'brightness', 'contrast', 'saturation', 'gamma', 'fade_in', 'fade_out', 'strength', 'amount', 'sigma'];
+      known(keys);
+      // A single-purpose operation ({"type":"blur","sigma":2}) reads the same as a filter field.
+      if (type === 'deinterlace') push({ type: 'deinterlace' });
+      if (type === 'denoise') push({ type: 'denoise', strength: p['strength'] === undefined ? 'medium' : (f.oneOf(p['strength'], at('strength'), 'INVALID_OPERATION', ['light', 'medium', 'strong'] as const) ?? 'medium') });
+      if (type === 'sharpen') {
+        const amount = p['amount'] === undefined ? 1 : num('amount', { min: 0, max: 5 });
+        if (amount !== undefined) push({ type: 'sharpen', amount });
+      }
+      if (type === 'blur') {
+        const sigma = p['sigma'] === undefined ? 2 : num('sigma', { min: 0, exclusiveMin: true, max: 50 });
+        if (sigma !== undefined) push({ type: 'blur', sigma });
+      }
+      if (p['deinterlace'] !== undefined && f.boolean(p['deinterlace'], at('deinterlace'), 'INVALID_OPERATION')) push({ type: 'deinterlace' });
+      if (p['denoise'] !== undefined) {
+        const s = p['denoise'] === true ? 'medium' : f.oneOf(p['denoise'], at('denoise'), 'INVALID_OPERATION', ['light', 'medium', 'strong'] as const);
+        if (s) push({ type: 'denoise', strength: s });
+      }
+      if (p['sharpen'] !== undefined) {
+        const amount = p['sharpen'] === true ? 1 : num('sharpen', { min: 0, max: 5 });
+        if (amount !== undefined) push({ type: 'sharpen', amount });
+      }
+      if (p['blur'] !== undefined) {
+        const sigma = p['blur'] === true ? 2 : num('blur', { min: 0, exclusiveMin: true, max: 50 });
+        if (sigma !== undefined) push({ type: 'blur', sigma });
+      }
+      const color: Extract<Operation, { type: 'color' }> = { type: 'color' };
+      const ranges = { brightness: [-1, 1], contrast: [0, 4], saturation: [0, 3], gamma: [0.1, 10] } as const;
+      for (const k of Object.keys(ranges) as (keyof typeof ranges)[]) {
+        if (p[k] !== undefined) color[k] = num(k, { min: ranges[k][0], max: ranges[k][1] });
+      }
+      if (Object.keys(dropUndefined(color)).length > 1) push(color);
+      if (p['fade_in'] !== undefined) {
+        const d = readSeconds(f, p['fade_in'], at('fade_in'), 0.01);
+        if (d !== undefined) push({ type: 'fade', direction: 'in', duration: d });
+      }
+      if (p['fade_out'] !== undefined) {
+        const d = readSeconds(f, p['fade_out'], at('fade_out'), 0.01);
+        if (d !== undefined) push({ type: 'fade', direction: 'out', duration: d });
+      }
+      return;
+    }
+    case 'fade':
+    case 'fade_in':
+    case 'fade_out': {
+      known(['direction', 'duration', 'mode']);
+      const dirKey = p['mode'] !== undefined ? 'mode' : 'direction';
+      const direction = type === 'fade_in' ? 'in' : type === 'fade_out' ? 'out' : f.oneOf(p[dirKey], at(dirKey), 'INVALID_OPERATION', ['in', 'out'] as const);
+      const duration = p['duration'] === undefined ? 1 : readSeconds(f, p['duration'], at('duration'), 0.01);
+      if (direction && duration !== undefined) push({ type: 'fade', direction, duration });
+      return;
+    }
+    case 'watermark': {
+      known(['image', 'watermark_path', 'path', 'position', 'opacity', 'scale', 'margin']);
+      const imgKey = ['image', 'watermark_path', 'path'].find((k) => p[k] !== undefined) ?? 'image';
+      const image = checkStoragePath(f, p[imgKey], at(imgKey), 'INVALID_OPERATION');
+      const position = p['position'] === undefined ? 'bottom-right' : f.oneOf(p['position'], at('position'), 'INVALID_OPERATION', PositionValues);
+      const opacity = p['opacity'] === undefined ? 1 : num('opacity', { min: 0, max: 1 });
+      const scale = p['scale'] === undefined ? 0.15 : num('scale', { min: 0, exclusiveMin: true, max: 1 });
+      const margin = p['margin'] === undefined ? 10 : num('margin', { min: 0, max: 1000, integer: true });
+      if (image && position && opacity !== undefined && scale !== undefined && margin !== undefined) {
+        push({ type: 'watermark', image, position, opacity, scale, margin });
+      }
+      return;
+    }
+    case 'thumbnail': {
+      known(['timestamp', 'time', 'count', 'interval', 'width', 'height', 'quality']);
+      const op: Extract<Operation, { type: 'thumbnail' }> = { type: 'thumbnail', quality: 'high' };
+      const tsKey = p['time'] !== undefined ? 'time' : 'timestamp';
+      if (p[tsKey] !== undefined) op.timestamp = readSeconds(f, p[tsKey], at(tsKey));
+      if (p['count'] !== undefined) op.count = num('count', { min: 1, max: Limits.maxThumbnails, integer: true });
+      if (p['interval'] !== undefined) op.interval = readSeconds(f, p['interval'], at('interval'), 0.04);
+      for (const k of ['width', 'height'] as const) if (p[k] !== undefined) op[k] = num(k, { min: 2, max: Limits.maxDimension, integer: true });
+      if (p['quality'] !== undefined) op.quality = f.oneOf(p['quality'], at('quality'), 'INVALID_OPERATION', ['low', 'medium', 'high'] as const) ?? 'high';
+      push(dropUndefined(op));
+      return;
+    }
+    case 'thumbnail_grid': {
+      known(['rows', 'cols', 'columns', 'width', 'height']);
+      const rows = p['rows'] === undefined ? 3 : num('rows', { min: 1, max: Limits.maxGridCells, integer: true });
+      const colKey = p['columns'] !== undefined ? 'columns' : 'cols';
+      const cols = p[colKey] === undefined ? 4 : num(colKey, { min: 1, max: Limits.maxGridCells, integer: true });
+      const width = p['width'] === undefined ? 1280 : num('width', { min: 2, max: Limits.maxDimension, integer: true });
+      const height = p['height'] === undefined ? 720 : num('height', { min: 2, max: Limits.maxDimension, integer: true });
+      if (rows && cols && width && height) push({ type: 'thumbnail_grid', rows, cols, width, height });
+      return;
+    }
+  }
+}
+
+/** The output path for `"output": "mp4"`: beside the input, with the new extension. */
+function derivedOutputPath(input: string, format: Container): string {
+  const base = input.replace(/\.[^./]*$/, '');
+  const candidate = `${base}.${format}`;
+  return candidate === input ? `${base}.out.${format}` : candidate;
+}
+
+function normalizeConvert(f: Fields, body: JsonObject): MediaJobSpec | undefined {
+  f.known(body, '', ['input', 'output', 'operations', 'options', ...optionKeys]);
+  const input = readInput(f, body);
+  const acc: ConvertAccumulator = { ops: [], video: {}, audio: {} };
+  const rawOps = body['operations'];
+  if (rawOps !== undefined) {
+    if (!Array.isArray(rawOps)) f.add('INVALID_OPERATION', 'operations', `must be an array, got ${describe(rawOps)}`);
+    else if (rawOps.length > Limits.maxOperations) f.add('INVALID_OPERATION', 'operations', `at most ${Limits.maxOperations} operations`, { value: rawOps.length });
+    else rawOps.forEach((op, i) => readOperation(f, op, `operations[${i}]`, acc));
+  }
+  const imageJob = acc.ops.some((o) => o.type === 'thumbnail' || o.type === 'thumbnail_grid');
+  const output = readOutput(f, body['output'], input, imageJob);
+  const options = readOptions(f, body);
+  if (!input || !output) return undefined;
+  output.video = dropUndefined({ ...acc.video, ...output.video });
+  output.audio = dropUndefined({ ...acc.audio, ...output.audio });
+  if (Object.keys(output.video).length === 0) delete output.video;
+  if (Object.keys(output.audio).length === 0) delete output.audio;
+  return { type: 'convert', input: { path: input }, output, operations: acc.ops, options };
+}
+
+function readOutput(f: Fields, v: unknown, input: string | undefined, imageJob: boolean): OutputSpec | undefined {
+  if (v === undefined) return f.add('INVALID_OUTPUT', 'output', 'is required', { suggestion: 'e.g. "output": "mp4" or {"path": "/storage/output/video.mp4"}' });
+  if (typeof v === 'string') {
+    if (v.startsWith('/') || v.includes(':')) {
+      const path = checkStoragePath(f, v, 'output', 'INVALID_OUTPUT');
+      if (!path) return undefined;
+      return outputFromPath(f, path, undefined, 'output', imageJob);
+    }
+    const format = f.oneOf(v, 'output', 'INVALID_OUTPUT', ContainerValues);
+    if (!format || !input) return undefined;
+    return { path: derivedOutputPath(input, format), format };
+  }
+  if (!isObject(v)) return f.add('INVALID_OUTPUT', 'output', `must be a format name, a path or an object, got ${describe(v)}`);
+  f.known(v, 'output', ['path', 'format', 'video', 'audio'], 'INVALID_OUTPUT');
+  const format = v['format'] === undefined ? undefined : f.oneOf(v['format'], 'output.format', 'INVALID_OUTPUT', ContainerValues);
+  let out: OutputSpec | undefined;
+  if (v['path'] === undefined) {
+    if (!format) return f.add('INVALID_OUTPUT', 'output.path', 'is required unless output.format is given');
+    if (input) out = { path: derivedOutputPath(input, format), format };
+  } else {
+    const path = checkStoragePath(f, v['path'], 'output.path', 'INVALID_OUTPUT');
+    if (path) out = outputFromPath(f, path, format, 'output.path', imageJob);
+  }
+  const video = v['video'] === undefined ? undefined : readVideo(f, v['video'], 'output.video');
+  const audio = v['audio'] === undefined ? undefined : readAudio(f, v['audio'], 'output.audio');
+  if (!out) return undefined;
+  if (video) out.video = video;
+  if (audio) out.audio = audio;
+  return out;
+}
+
+function outputFromPath(f: Fields, path: string, format: Container | undefined, field: string, imageJob: boolean): OutputSpec | undefined {
+  const fromExt = containerFromPath(path);
+  if (imageJob && (path.endsWith('/') || !fromExt)) {
+    // Thumbnail series and grids write into a folder.
+    return { path: stripTrailingSlash(path), format: format ?? 'jpg' };
+  }
+  if (path.endsWith('/')) return f.add('INVALID_OUTPUT', field, 'must name a file, not a folder', { value: path });
+  const chosen = format ?? fromExt;
+  if (!chosen) {
+    return f.add('INVALID_OUTPUT', field, 'has no known extension; give output.format', { value: path, allowed: ContainerValues });
+  }
+  if (format && fromExt && format !== fromExt && ContainerRules[format].muxer !== ContainerRules[fromExt].muxer) {
+    f.add('INVALID_OUTPUT', 'output.format', `'${format}' does not match the extension of '${path}'`, { value: format, suggestion: `use format '${fromExt}' or change the extension` });
+  }
+  return { path, format: chosen };
+}
+
+function normalizeStream(f: Fields, body: JsonObject): MediaJobSpec | undefined {
+  f.known(body, '', ['input', 'output', 'type', 'format', 'variants', 'segment_duration', 'video_codec', 'audio_bitrate', 'options', ...optionKeys]);
+  const input = readInput(f, body);
+  const rawOut = isObject(body['output']) ? body['output']['path'] : body['output'];
+  const outField = isObject(body['output']) ? 'output.path' : 'output';
+  const dir = rawOut === undefined ? f.add('INVALID_OUTPUT', 'output', 'is required: the folder to write the stream into') : checkStoragePath(f, rawOut, outField, 'INVALID_OUTPUT');
+  const typeKey = body['type'] !== undefined ? 'type' : 'format';
+  const format = body[typeKey] === undefined ? 'hls' : f.oneOf(body[typeKey], typeKey, 'INVALID_OUTPUT', ['hls', 'dash'] as const);
+  const segmentDuration = body['segment_duration'] === undefined ? 6 : f.number(body['segment_duration'], 'segment_duration', 'INVALID_OUTPUT', { min: 1, max: 60 });
+  const videoCodec = body['video_codec'] === undefined ? 'h264' : readCodec(f, body['video_codec'], 'video_codec', ['h264', 'h265'] as const, { avc: 'h264', hevc: 'h265' });
+  const audioBitrate = body['audio_bitrate'] === undefined ? 128_000 : readBitrate(f, body['audio_bitrate'], 'audio_bitrate', 'INVALID_OUTPUT', Limits.maxAudioBitrate);
+  const variants = readVariants(f, body['variants']);
+  const options = readOptions(f, body);
+  if (!input || !dir || !format || segmentDuration === undefined || !videoCodec || audioBitrate === undefined || !variants) return undefined;
+  const stream: StreamSpec = { format, path: stripTrailingSlash(dir), segmentDuration, videoCodec, audioBitrate, variants };
+  return { type: 'stream', input: { path: input }, operations: [], stream, options };
+}
+
+const defaultLadder = [
+  { resolution: '1080p', bitrate: '5M' },
+  { resolution: '720p', bitrate: '2.5M' },
+  { resolution: '480p', bitrate: '1M' },
+];
+
+function readVariants(f: Fields, v: unknown): Variant[] | undefined {
+  const list = v === undefined ? defaultLadder : v;
+  if (!Array.isArray(list)) return f.add('INVALID_OUTPUT', 'variants', `must be an array, got ${describe(list)}`);
+  if (list.length === 0 || list.length > Limits.maxVariants) return f.add('INVALID_OUTPUT', 'variants', `must have 1 to ${Limits.maxVariants} entries`, { value: list.length });
+  const out: Variant[] = [];
+  list.forEach((raw, i) => {
+    const field = `variants[${i}]`;
+    if (!isObject(raw)) return f.add('INVALID_OUTPUT', field, `must be an object, got ${describe(raw)}`);
+    f.known(raw, field, ['resolution', 'width', 'height', 'bitrate', 'name'], 'INVALID_OUTPUT');
+    const size: Size | undefined = raw['resolution'] !== undefined ? readResolution(f, raw['resolution'], `${field}.resolution`, 'INVALID_OUTPUT') : {};
+    for (const k of ['width', 'height'] as const) {
+      if (raw[k] !== undefined && size) size[k] = f.number(raw[k], `${field}.${k}`, 'INVALID_OUTPUT', { min: 2, max: Limits.maxDimension, integer: true });
+    }
+    if (size && size.width === undefined && size.height === undefined) return f.add('INVALID_OUTPUT', field, 'needs a resolution');
+    const bitrate = raw['bitrate'] === undefined ? f.add('INVALID_OUTPUT', `${field}.bitrate`, 'is required') : readBitrate(f, raw['bitrate'], `${field}.bitrate`, 'INVALID_OUTPUT', Limits.maxBitrate);
+    let name: string | undefined;
+    if (raw['name'] !== undefined) {
+      name = f.string(raw['name'], `${field}.name`, 'INVALID_OUTPUT', { max: 32 });
+      // Names become folder names and fields of FFmpeg's -var_stream_map: keep them plain.
+      if (name !== undefined && !/^[A-Za-z0-9_-]{1,32}$/.test(name)) name = f.add('INVALID_OUTPUT', `${field}.name`, 'may contain only letters, digits, - and _', { value: name });
+    } else if (size) {
+      name = size.width !== undefined && size.height !== undefined ? `${size.width}x${size.height}` : `${size.height ?? size.width}p`;
+    }
+    if (size && bitrate !== undefined && name !== undefined) out.push({ name, ...dropUndefined(size), bitrate });
+  });
+  return out.length === list.length ? out : undefined;
+}
+
+function normalizeAnalyze(f: Fields, body: JsonObject): MediaJobSpec | undefined {
+  f.known(body, '', ['input', 'reference', 'metrics', 'output', 'options', ...optionKeys]);
+  const input = readInput(f, body);
+  const reference = body['reference'] === undefined
+    ? f.add('INVALID_INPUT', 'reference', 'is required to compute quality metrics', { suggestion: 'the original video the input was encoded from' })
+    : checkStoragePath(f, isObject(body['reference']) ? body['reference']['path'] : body['reference'], 'reference', 'INVALID_INPUT');
+  let metrics: AnalyzeSpec['metrics'] | undefined = ['vmaf', 'psnr', 'ssim'];
+  if (body['metrics'] !== undefined) {
+    const m = body['metrics'];
+    if (!Array.isArray(m) || m.length === 0) metrics = f.add('INVALID_REQUEST', 'metrics', 'must be a non-empty array', { allowed: MetricValues });
+    else {
+      const read = m.map((x, i) => f.oneOf(x, `metrics[${i}]`, 'INVALID_REQUEST', MetricValues));
+      metrics = read.every((x) => x !== undefined) ? [...new Set(read as AnalyzeSpec['metrics'])] : undefined;
+    }
+  }
+  const path = body['output'] === undefined ? undefined : checkStoragePath(f, isObject(body['output']) ? body['output']['path'] : body['output'], 'output', 'INVALID_OUTPUT');
+  const options = readOptions(f, body);
+  if (!input || !reference || !metrics) return undefined;
+  const analyze: AnalyzeSpec = { reference, metrics };
+  if (path) analyze.path = stripTrailingSlash(path);
+  return { type: 'analyze', input: { path: input }, operations: [], analyze, options };
+}

@@ -1,0 +1,222 @@
+// The MediaJob spec: the one canonical, normalized form of every job request.
+// Written once here; the gateway's validation, the CRD YAML and the worker's input
+// check are all derived from these schemas.
+import Type, { type Static } from 'typebox';
+
+/** Limits shared by validation and the schema, so a "huge value" is refused the same way everywhere. */
+export const Limits = {
+  maxDimension: 8192,
+  maxFps: 240,
+  maxBitrate: 500_000_000,
+  maxAudioBitrate: 1_536_000,
+  maxSeconds: 7 * 24 * 3600,
+  maxOperations: 20,
+  maxVariants: 10,
+  maxThumbnails: 100,
+  maxGridCells: 20,
+  maxPathLength: 1024,
+} as const;
+
+const strictObject = { additionalProperties: false } as const;
+
+export const StoragePath = Type.String({
+  minLength: 10,
+  maxLength: Limits.maxPathLength,
+  pattern: '^/storage/',
+  description: 'A path under the storage root, e.g. /storage/input/video.mp4',
+});
+
+function literals<const T extends readonly string[]>(values: T, description?: string) {
+  return Type.Union(
+    values.map((v) => Type.Literal(v)) as unknown as { [K in keyof T]: ReturnType<typeof Type.Literal<T[K]>> },
+    description ? { description } : {},
+  );
+}
+
+export const ContainerValues = ['mp4', 'mov', 'mkv', 'webm', 'ts', 'gif', 'mp3', 'm4a', 'wav', 'flac', 'ogg', 'jpg', 'png', 'webp'] as const;
+export const VideoCodecValues = ['h264', 'h265', 'vp9', 'av1', 'gif', 'copy'] as const;
+export const AudioCodecValues = ['aac', 'mp3', 'opus', 'vorbis', 'flac', 'pcm', 'copy'] as const;
+export const PresetValues = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow'] as const;
+export const PixelFormatValues = ['yuv420p', 'yuv422p', 'yuv444p', 'yuv420p10le', 'yuv422p10le', 'yuv444p10le', 'nv12'] as const;
+export const ProfileValues = ['baseline', 'main', 'high', 'high10', 'high422', 'high444', 'main10', 'main-still-picture'] as const;
+export const PositionValues = [
+  'top-left', 'top', 'top-right',
+  'left', 'center', 'right',
+  'bottom-left', 'bottom', 'bottom-right',
+] as const;
+
+export const ContainerName = literals(ContainerValues);
+export type Container = (typeof ContainerValues)[number];
+export type VideoCodecName = (typeof VideoCodecValues)[number];
+export type AudioCodecName = (typeof AudioCodecValues)[number];
+export const VideoCodec = literals(VideoCodecValues);
+export const AudioCodec = literals(AudioCodecValues);
+
+const Seconds = (description: string, minimum = 0) =>
+  Type.Number({ minimum, maximum: Limits.maxSeconds, description });
+const Dimension = (description: string) => Type.Integer({ minimum: 2, maximum: Limits.maxDimension, description });
+const Bitrate = (max: number, description: string) => Type.Integer({ minimum: 1000, maximum: max, description });
+
+export const VideoSettings = Type.Object(
+  {
+    codec: Type.Optional(VideoCodec),
+    preset: Type.Optional(literals(PresetValues)),
+    crf: Type.Optional(Type.Integer({ minimum: 0, maximum: 63, description: 'Constant rate factor; range depends on codec' })),
+    bitrate: Type.Optional(Bitrate(Limits.maxBitrate, 'Target video bitrate in bits per second')),
+    width: Type.Optional(Dimension('Output width in pixels; omitted keeps the aspect ratio')),
+    height: Type.Optional(Dimension('Output height in pixels; omitted keeps the aspect ratio')),
+    fps: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: Limits.maxFps })),
+    pixelFormat: Type.Optional(literals(PixelFormatValues)),
+    profile: Type.Optional(literals(ProfileValues)),
+  },
+  strictObject,
+);
+export type VideoSettings = Static<typeof VideoSettings>;
+
+export const AudioSettings = Type.Object(
+  {
+    codec: Type.Optional(AudioCodec),
+    bitrate: Type.Optional(Bitrate(Limits.maxAudioBitrate, 'Target audio bitrate in bits per second')),
+    channels: Type.Optional(Type.Integer({ minimum: 1, maximum: 8 })),
+    sampleRate: Type.Optional(literals(['8000', '16000', '22050', '24000', '32000', '44100', '48000', '96000'] as const)),
+    normalize: Type.Optional(Type.Boolean({ description: 'EBU R128 two-pass loudness normalization' })),
+  },
+  strictObject,
+);
+export type AudioSettings = Static<typeof AudioSettings>;
+
+export const OutputSpec = Type.Object(
+  {
+    path: StoragePath,
+    format: ContainerName,
+    video: Type.Optional(VideoSettings),
+    audio: Type.Optional(AudioSettings),
+  },
+  strictObject,
+);
+export type OutputSpec = Static<typeof OutputSpec>;
+
+const op = <T extends string, P extends Record<string, Parameters<typeof Type.Object>[0][string]>>(type: T, props: P) =>
+  Type.Object({ type: Type.Literal(type), ...props }, strictObject);
+
+export const TrimOp = op('trim', {
+  start: Seconds('Start time in seconds'),
+  duration: Type.Optional(Seconds('Duration in seconds', 0.01)),
+  end: Type.Optional(Seconds('End time in seconds', 0.01)),
+});
+export const ScaleOp = op('scale', { width: Type.Optional(Dimension('Width')), height: Type.Optional(Dimension('Height')) });
+export const CropOp = op('crop', {
+  width: Dimension('Crop width'),
+  height: Dimension('Crop height'),
+  x: Type.Integer({ minimum: 0, maximum: Limits.maxDimension }),
+  y: Type.Integer({ minimum: 0, maximum: Limits.maxDimension }),
+});
+export const RotateOp = op('rotate', { degrees: Type.Union([Type.Literal(90), Type.Literal(180), Type.Literal(270)]) });
+export const FlipOp = op('flip', { direction: literals(['horizontal', 'vertical'] as const) });
+export const FpsOp = op('fps', { fps: Type.Number({ exclusiveMinimum: 0, maximum: Limits.maxFps }) });
+export const SpeedOp = op('speed', { factor: Type.Number({ minimum: 0.25, maximum: 4 }) });
+export const DeinterlaceOp = op('deinterlace', {});
+export const DenoiseOp = op('denoise', { strength: literals(['light', 'medium', 'strong'] as const) });
+export const SharpenOp = op('sharpen', { amount: Type.Number({ minimum: 0, maximum: 5 }) });
+export const BlurOp = op('blur', { sigma: Type.Number({ exclusiveMinimum: 0, maximum: 50 }) });
+export const ColorOp = op('color', {
+  brightness: Type.Optional(Type.Number({ minimum: -1, maximum: 1 })),
+  contrast: Type.Optional(Type.Number({ minimum: 0, maximum: 4 })),
+  saturation: Type.Optional(Type.Number({ minimum: 0, maximum: 3 })),
+  gamma: Type.Optional(Type.Number({ minimum: 0.1, maximum: 10 })),
+});
+export const FadeOp = op('fade', {
+  direction: literals(['in', 'out'] as const),
+  duration: Seconds('Fade length in seconds', 0.01),
+});
+export const WatermarkOp = op('watermark', {
+  image: StoragePath,
+  position: literals(PositionValues),
+  opacity: Type.Number({ minimum: 0, maximum: 1 }),
+  scale: Type.Number({ exclusiveMinimum: 0, maximum: 1, description: 'Watermark width as a fraction of the video width' }),
+  margin: Type.Integer({ minimum: 0, maximum: 1000, description: 'Distance from the edges in pixels' }),
+});
+export const ThumbnailOp = op('thumbnail', {
+  timestamp: Type.Optional(Seconds('Time of a single thumbnail')),
+  count: Type.Optional(Type.Integer({ minimum: 1, maximum: Limits.maxThumbnails })),
+  interval: Type.Optional(Seconds('Seconds between thumbnails of a series', 0.04)),
+  width: Type.Optional(Dimension('Width')),
+  height: Type.Optional(Dimension('Height')),
+  quality: literals(['low', 'medium', 'high'] as const),
+});
+export const ThumbnailGridOp = op('thumbnail_grid', {
+  rows: Type.Integer({ minimum: 1, maximum: Limits.maxGridCells }),
+  cols: Type.Integer({ minimum: 1, maximum: Limits.maxGridCells }),
+  width: Dimension('Width of the whole contact sheet'),
+  height: Dimension('Height of the whole contact sheet'),
+});
+
+export const Operation = Type.Union([
+  TrimOp, ScaleOp, CropOp, RotateOp, FlipOp, FpsOp, SpeedOp, DeinterlaceOp, DenoiseOp, SharpenOp, BlurOp,
+  ColorOp, FadeOp, WatermarkOp, ThumbnailOp, ThumbnailGridOp,
+]);
+export type Operation = Static<typeof Operation>;
+export type OperationType = Operation['type'];
+export type OperationOf<T extends OperationType> = Extract<Operation, { type: T }>;
+
+export const Variant = Type.Object(
+  {
+    name: Type.String({ pattern: '^[A-Za-z0-9_-]{1,32}$', description: 'Rendition name; used in file names' }),
+    width: Type.Optional(Dimension('Width')),
+    height: Type.Optional(Dimension('Height')),
+    bitrate: Bitrate(Limits.maxBitrate, 'Video bitrate in bits per second'),
+  },
+  strictObject,
+);
+export type Variant = Static<typeof Variant>;
+
+export const StreamSpec = Type.Object(
+  {
+    format: literals(['hls', 'dash'] as const),
+    path: StoragePath,
+    segmentDuration: Type.Number({ minimum: 1, maximum: 60 }),
+    videoCodec: literals(['h264', 'h265'] as const),
+    audioBitrate: Bitrate(Limits.maxAudioBitrate, 'Audio bitrate in bits per second'),
+    variants: Type.Array(Variant, { minItems: 1, maxItems: Limits.maxVariants }),
+  },
+  strictObject,
+);
+export type StreamSpec = Static<typeof StreamSpec>;
+
+export const MetricValues = ['vmaf', 'psnr', 'ssim'] as const;
+export const AnalyzeSpec = Type.Object(
+  {
+    reference: StoragePath,
+    metrics: Type.Array(literals(MetricValues), { minItems: 1, maxItems: 3 }),
+    path: Type.Optional(StoragePath),
+  },
+  strictObject,
+);
+export type AnalyzeSpec = Static<typeof AnalyzeSpec>;
+
+export const WebhookEventValues = ['queued', 'started', 'progress', 'complete', 'error', 'cancelled'] as const;
+export const JobOptions = Type.Object(
+  {
+    priority: literals(['low', 'normal', 'high'] as const),
+    hardwareAcceleration: literals(['auto', 'none', 'nvenc'] as const),
+    webhookUrl: Type.Optional(Type.String({ maxLength: 2048 })),
+    webhookEvents: Type.Optional(Type.Array(literals(WebhookEventValues), { maxItems: 6 })),
+    timeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: Limits.maxSeconds })),
+  },
+  strictObject,
+);
+export type JobOptions = Static<typeof JobOptions>;
+
+export const MediaJobSpec = Type.Object(
+  {
+    type: literals(['convert', 'stream', 'analyze'] as const),
+    input: Type.Object({ path: StoragePath }, strictObject),
+    output: Type.Optional(OutputSpec),
+    operations: Type.Array(Operation, { maxItems: Limits.maxOperations }),
+    stream: Type.Optional(StreamSpec),
+    analyze: Type.Optional(AnalyzeSpec),
+    options: JobOptions,
+  },
+  strictObject,
+);
+export type MediaJobSpec = Static<typeof MediaJobSpec>;

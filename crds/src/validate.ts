@@ -1,0 +1,139 @@
+// Semantic rules on a canonical spec that need no probe of the media: codec/container
+// compatibility, settings that contradict each other, operations that cannot be combined.
+// The worker checks what depends on the input itself (streams present, times inside duration).
+import { ContainerRules, containersFor } from './containers.ts';
+import { issue, type SpecIssue } from './errors.ts';
+import type { MediaJobSpec, Operation, OutputSpec } from './spec.ts';
+
+const videoOps = new Set<Operation['type']>([
+  'scale', 'crop', 'rotate', 'flip', 'fps', 'deinterlace', 'denoise', 'sharpen', 'blur', 'color', 'watermark', 'thumbnail', 'thumbnail_grid',
+]);
+
+const crfRange: Record<string, number> = { h264: 51, h265: 51, vp9: 63, av1: 63 };
+const profiles: Record<string, readonly string[]> = {
+  h264: ['baseline', 'main', 'high', 'high10', 'high422', 'high444'],
+  h265: ['main', 'main10', 'main-still-picture'],
+};
+
+export function validateSpec(spec: MediaJobSpec): SpecIssue[] {
+  const out: SpecIssue[] = [];
+  validateOperations(spec.operations, out);
+  if (spec.type === 'convert') {
+    if (!spec.output) out.push(issue('INVALID_OUTPUT', 'output', 'is required for a convert job'));
+    else validateOutput(spec, spec.output, out);
+  }
+  if (spec.type === 'stream' && spec.stream) {
+    const seen = new Set<string>();
+    spec.stream.variants.forEach((v, i) => {
+      if (seen.has(v.name)) out.push(issue('INVALID_OUTPUT', `variants[${i}].name`, `'${v.name}' is used by two variants; names must be unique`, { value: v.name }));
+      seen.add(v.name);
+    });
+    if (spec.stream.path === spec.input.path) out.push(issue('INVALID_OUTPUT', 'output', 'must not be the input path', { value: spec.stream.path }));
+  }
+  if (spec.type === 'analyze' && spec.analyze?.path === spec.input.path) {
+    out.push(issue('INVALID_OUTPUT', 'output', 'must not be the input path', { value: spec.analyze.path }));
+  }
+  return out;
+}
+
+function validateOperations(ops: readonly Operation[], out: SpecIssue[]): void {
+  const count = (t: Operation['type']) => ops.filter((o) => o.type === t).length;
+  for (const t of ['trim', 'thumbnail', 'thumbnail_grid', 'watermark'] as const) {
+    if (count(t) > 1) out.push(issue('INVALID_OPERATION', 'operations', `only one '${t}' operation is allowed`));
+  }
+  if (count('thumbnail') && count('thumbnail_grid')) {
+    out.push(issue('INVALID_OPERATION', 'operations', "'thumbnail' and 'thumbnail_grid' cannot be combined in one job"));
+  }
+  ops.forEach((op, i) => {
+    const field = `operations[${i}]`;
+    if (op.type === 'trim') {
+      if (op.duration !== undefined && op.end !== undefined) out.push(issue('INVALID_OPERATION', field, 'give duration or end, not both'));
+      if (op.end !== undefined && op.end <= op.start) out.push(issue('INVALID_OPERATION', `${field}.end`, 'must be after start', { value: op.end }));
+    }
+    if (op.type === 'thumbnail') {
+      const modes = [op.timestamp, op.count, op.interval].filter((x) => x !== undefined).length;
+      if (modes > 1) out.push(issue('INVALID_OPERATION', field, 'give one of timestamp, count or interval'));
+    }
+  });
+}
+
+function validateOutput(spec: MediaJobSpec, o: OutputSpec, out: SpecIssue[]): void {
+  const rule = ContainerRules[o.format];
+  const imageJob = spec.operations.some((op) => op.type === 'thumbnail' || op.type === 'thumbnail_grid');
+  if (o.path === spec.input.path) out.push(issue('INVALID_OUTPUT', 'output.path', 'must not overwrite the input', { value: o.path }));
+  spec.operations.forEach((op, i) => {
+    if (op.type === 'watermark' && op.image === o.path) out.push(issue('INVALID_OUTPUT', 'output.path', 'must not overwrite the watermark image', { value: o.path }));
+    if (rule.kind === 'audio' && videoOps.has(op.type)) {
+      out.push(issue('INVALID_OPERATION', `operations[${i}].type`, `'${op.type}' changes video, but '${o.format}' is an audio-only format`, { value: op.type }));
+    }
+  });
+  if (imageJob !== (rule.kind === 'image')) {
+    out.push(
+      imageJob
+        ? issue('INVALID_OUTPUT', 'output.format', 'thumbnails are written as images', { value: o.format, allowed: ['jpg', 'png', 'webp'] })
+        : issue('INVALID_OUTPUT', 'output.format', `'${o.format}' is an image format; add a thumbnail operation or choose a video format`, { value: o.format, suggestion: "use 'mp4'" }),
+    );
+  }
+  if (rule.kind === 'image') {
+    if (o.video || o.audio) out.push(issue('INVALID_OUTPUT', o.video ? 'output.video' : 'output.audio', 'thumbnails take their size from the thumbnail operation'));
+    return;
+  }
+  const v = o.video;
+  if (v) {
+    if (rule.video.length === 0) {
+      out.push(issue('INVALID_OUTPUT', 'output.video', `'${o.format}' is an audio-only format and has no video`, { suggestion: "remove output.video or choose 'mp4'" }));
+    } else if (v.codec && !rule.video.includes(v.codec)) {
+      const homes = containersFor(v.codec, 'video');
+      out.push(issue('INVALID_CODEC_FORMAT', 'output.video.codec', `Codec '${v.codec}' is incompatible with format '${o.format}'`, {
+        value: v.codec,
+        allowed: rule.video,
+        suggestion: homes.length ? `Use '${homes.join("' or '")}' format or change codec to '${rule.defaultVideo}'` : undefined,
+      }));
+    }
+    const codec = v.codec ?? rule.defaultVideo;
+    if (codec === 'copy') {
+      const touched = (['width', 'height', 'fps', 'crf', 'bitrate', 'preset', 'pixelFormat', 'profile'] as const).filter((k) => v[k] !== undefined);
+      if (touched.length) out.push(issue('CODEC_MISMATCH', `output.video.${touched[0]}`, "cannot be set when the video codec is 'copy'"));
+      spec.operations.forEach((op, i) => {
+        if (videoOps.has(op.type) || op.type === 'speed' || op.type === 'fade') {
+          out.push(issue('CODEC_MISMATCH', `operations[${i}].type`, `'${op.type}' re-encodes the video, so the video codec cannot be 'copy'`, { value: op.type, suggestion: "set output.video.codec to 'h264'" }));
+        }
+      });
+    }
+    if (codec && v.crf !== undefined && crfRange[codec] !== undefined && v.crf > (crfRange[codec] as number)) {
+      out.push(issue('CODEC_MISMATCH', 'output.video.crf', `must be at most ${crfRange[codec]} for ${codec}`, { value: v.crf }));
+    }
+    if (v.crf !== undefined && v.bitrate !== undefined) out.push(issue('INVALID_OUTPUT', 'output.video.crf', 'give crf or bitrate, not both'));
+    if (codec && v.profile !== undefined && !(profiles[codec] ?? []).includes(v.profile)) {
+      out.push(issue('CODEC_MISMATCH', 'output.video.profile', `'${v.profile}' is not a ${codec} profile`, { value: v.profile, allowed: profiles[codec] ?? [] }));
+    }
+    if (codec === 'gif' && v.pixelFormat) out.push(issue('CODEC_MISMATCH', 'output.video.pixel_format', 'GIF uses a palette; pixel_format does not apply'));
+  }
+  const a = o.audio;
+  if (a) {
+    if (rule.audio.length === 0) {
+      out.push(issue('INVALID_OUTPUT', 'output.audio', `'${o.format}' cannot hold audio`, { suggestion: "remove output.audio or choose 'mp4'" }));
+    } else if (a.codec && !rule.audio.includes(a.codec)) {
+      const homes = containersFor(a.codec, 'audio');
+      out.push(issue('INVALID_CODEC_FORMAT', 'output.audio.codec', `Codec '${a.codec}' is incompatible with format '${o.format}'`, {
+        value: a.codec,
+        allowed: rule.audio,
+        suggestion: homes.length ? `Use '${homes.join("' or '")}' format or change codec to '${rule.defaultAudio}'` : undefined,
+      }));
+    }
+    const codec = a.codec ?? rule.defaultAudio;
+    if (codec === 'copy') {
+      const touched = (['bitrate', 'channels', 'sampleRate', 'normalize'] as const).filter((k) => a[k] !== undefined && a[k] !== false);
+      if (touched.length) out.push(issue('CODEC_MISMATCH', `output.audio.${touched[0]}`, "cannot be set when the audio codec is 'copy'"));
+      spec.operations.forEach((op, i) => {
+        if (op.type === 'speed' || op.type === 'fade') out.push(issue('CODEC_MISMATCH', `operations[${i}].type`, `'${op.type}' changes the audio, so the audio codec cannot be 'copy'`));
+      });
+    }
+    if ((codec === 'pcm' || codec === 'flac') && a.bitrate !== undefined) {
+      out.push(issue('CODEC_MISMATCH', 'output.audio.bitrate', `${codec} is lossless; bitrate does not apply`, { value: a.bitrate }));
+    }
+    if (codec === 'opus' && a.sampleRate !== undefined && !['8000', '16000', '24000', '48000'].includes(a.sampleRate)) {
+      out.push(issue('CODEC_MISMATCH', 'output.audio.sample_rate', 'opus supports 8000, 16000, 24000 or 48000 Hz', { value: a.sampleRate, allowed: ['8000', '16000', '24000', '48000'] }));
+    }
+  }
+}
