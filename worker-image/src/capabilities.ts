@@ -1,0 +1,120 @@
+// What this FFmpeg build can do AND what this machine can do with it. A build that lists
+// h264_nvenc proves nothing about the GPU: NVENC and NVDEC are each tried for real.
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execFile } from './exec.ts';
+
+export interface Capabilities {
+  ffmpeg: string;
+  version: string;
+  encoders: Set<string>;
+  filters: Set<string>;
+  hwaccels: Set<string>;
+  /** NVENC encoders that really encoded a frame here. */
+  workingNvenc: Set<string>;
+  /** Whether CUDA decoding (NVDEC) really decoded a frame here. */
+  nvdec: boolean;
+  /** Why GPU use is or is not possible, for job status. */
+  gpuNote: string;
+}
+
+/** Pure: names from `ffmpeg -encoders` / `-filters` listings (a flags column, then the name). */
+export function parseListing(text: string, kind: 'encoders' | 'filters'): Set<string> {
+  const names = new Set<string>();
+  const re = kind === 'encoders' ? /^\s[VAS][F.][S.][X.][B.][D.]\s+(\S+)/ : /^\s[T.][S.][C.]?\s+(\S+)\s+\S+->\S+/;
+  for (const line of text.split('\n')) {
+    const m = re.exec(line);
+    if (m?.[1]) names.add(m[1]);
+  }
+  return names;
+}
+
+export function parseHwaccels(text: string): Set<string> {
+  const lines = text.split('\n').map((l) => l.trim());
+  const start = lines.findIndex((l) => l.startsWith('Hardware acceleration methods'));
+  return new Set(start < 0 ? [] : lines.slice(start + 1).filter((l) => /^[a-z0-9_]+$/.test(l)));
+}
+
+/** libvmaf option style: 1.x takes model_path=, 2.x takes model=version=. */
+export type VmafStyle = 'model_path' | 'model';
+export function parseVmafStyle(help: string): VmafStyle | undefined {
+  if (/^\s+model\s+<string>/m.test(help)) return 'model';
+  if (/^\s+model_path\s+<string>/m.test(help)) return 'model_path';
+  return undefined;
+}
+
+/** A quick look for a GPU before paying for test encodes: device nodes or the driver library. */
+function gpuDevicePresent(): boolean {
+  return existsSync('/dev/nvidiactl') || existsSync('/dev/nvidia0') || existsSync('/proc/driver/nvidia/version');
+}
+
+const cache = new Map<string, Promise<Capabilities>>();
+
+export function capabilities(ffmpeg: string): Promise<Capabilities> {
+  let c = cache.get(ffmpeg);
+  if (!c) {
+    c = detect(ffmpeg);
+    cache.set(ffmpeg, c);
+    c.catch(() => cache.delete(ffmpeg));
+  }
+  return c;
+}
+
+async function detect(ffmpeg: string): Promise<Capabilities> {
+  const [ver, enc, fil, hw] = await Promise.all(
+    [['-version'], ['-hide_banner', '-encoders'], ['-hide_banner', '-filters'], ['-hide_banner', '-hwaccels']].map((a) => execFile(ffmpeg, a, { timeoutMs: 20_000 })),
+  );
+  if (!ver || ver.code !== 0) throw new Error(`cannot run FFmpeg at '${ffmpeg}'`);
+  const caps: Capabilities = {
+    ffmpeg,
+    version: /ffmpeg version (\S+)/.exec(ver.stdout)?.[1] ?? 'unknown',
+    encoders: parseListing(enc?.stdout ?? '', 'encoders'),
+    filters: parseListing(fil?.stdout ?? '', 'filters'),
+    hwaccels: parseHwaccels(hw?.stdout ?? ''),
+    workingNvenc: new Set(),
+    nvdec: false,
+    gpuNote: '',
+  };
+  const nvencListed = [...caps.encoders].filter((e) => e.endsWith('_nvenc'));
+  if (!gpuDevicePresent()) {
+    caps.gpuNote = nvencListed.length ? `FFmpeg lists ${nvencListed.join(', ')} but no NVIDIA device is present` : 'no NVIDIA device is present';
+    return caps;
+  }
+  await testGpu(caps, nvencListed);
+  return caps;
+}
+
+/** Encodes and decodes a few frames on the GPU; only what really works counts. */
+async function testGpu(caps: Capabilities, nvencListed: string[]): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'kubeff-gpu-'));
+  try {
+    for (const enc of nvencListed) {
+      const r = await execFile(caps.ffmpeg, ['-hide_banner', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25:duration=0.2', '-c:v', enc, '-f', 'null', '-'], { timeoutMs: 30_000 });
+      if (r.code === 0) caps.workingNvenc.add(enc);
+    }
+    if (caps.hwaccels.has('cuda')) {
+      // A CPU-encoded sample, then a CUDA decode whose frames must be downloaded from the GPU:
+      // hwdownload fails if FFmpeg silently fell back to software decoding.
+      const sample = join(dir, 'sample.mp4');
+      const made = await execFile(caps.ffmpeg, ['-hide_banner', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25:duration=0.4', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', sample], { timeoutMs: 30_000 });
+      if (made.code === 0) {
+        const r = await execFile(caps.ffmpeg, ['-hide_banner', '-v', 'error', '-hwaccel', 'cuda', '-hwaccel_output_format', 'cuda', '-i', sample, '-vf', 'hwdownload,format=nv12', '-f', 'null', '-'], { timeoutMs: 30_000 });
+        caps.nvdec = r.code === 0;
+      }
+    }
+    const parts = [
+      caps.workingNvenc.size ? `NVENC works (${[...caps.workingNvenc].join(', ')})` : 'NVENC unavailable on this GPU',
+      caps.nvdec ? 'NVDEC works' : 'NVDEC unavailable',
+    ];
+    caps.gpuNote = parts.join('; ');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export async function vmafStyle(ffmpeg: string): Promise<VmafStyle | undefined> {
+  const r = await execFile(ffmpeg, ['-hide_banner', '-h', 'filter=libvmaf'], { timeoutMs: 20_000 }).catch(() => undefined);
+  return r && r.code === 0 ? parseVmafStyle(r.stdout) : undefined;
+}

@@ -1,0 +1,343 @@
+// Runs one MediaJob spec end to end: check, probe, decide acceleration, plan, run FFmpeg,
+// publish outputs, describe them. The I/O shell around the pure planners.
+import { copyFile, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Value from 'typebox/value';
+import {
+  ContainerRules,
+  MediaJobSpec,
+  validateSpec,
+  type Acceleration,
+  type Metrics,
+  type OutputFile,
+  type WorkerResult,
+} from '@kubeff/crds';
+import { decideAcceleration, nvdecCodecs } from './acceleration.ts';
+import { capabilities, vmafStyle } from './capabilities.ts';
+import type { EventSink } from './events.ts';
+import { ExitCode, type ExitCodeValue } from './exit-codes.ts';
+import { JobFailure } from './failure.ts';
+import { parsePsnrSummary, parseSsimMean, parseStatsFile, parseVmafLog, summarize, round } from './metrics.ts';
+import { describeFile, describeMedia, discard, publishDir, publishFile, stagingDir, stagingFile } from './outputs.ts';
+import { MetricFiles, planAnalyze, VmafModelFiles } from './plan/analyze.ts';
+import { planConvert } from './plan/convert.ts';
+import { nvencEncoderFor } from './plan/encoders.ts';
+import { measurementFrom, parseLoudnorm, planLoudnessMeasure } from './plan/loudnorm.ts';
+import { dashManifest, hlsMaster, planStream } from './plan/stream.ts';
+import { gridLayout, planGrid, planThumbnail, spriteVtt } from './plan/thumbnails.ts';
+import { trimOf } from './plan/operations.ts';
+import type { FfmpegStep, PlanContext } from './plan/types.ts';
+import { probe, type MediaInfo } from './probe.ts';
+import { runStep } from './runner.ts';
+import type { LocalStorage } from './storage.ts';
+import type { Tools } from './tools.ts';
+
+export interface JobEnvironment {
+  jobId: string;
+  storage: LocalStorage;
+  tools: Tools;
+  sink: EventSink;
+  signal?: AbortSignal;
+  /** Where the VMAF model files are; defaults to the ones shipped beside the worker. */
+  vmafModelDir?: string;
+}
+
+export interface JobOutcome {
+  result: WorkerResult;
+  exitCode: ExitCodeValue;
+}
+
+const now = () => new Date().toISOString();
+export const defaultVmafModelDir = join(import.meta.dirname, '..', 'vmaf');
+
+export async function runJob(rawSpec: unknown, env: JobEnvironment): Promise<JobOutcome> {
+  const started = performance.now();
+  const cleanup: (string | undefined)[] = [];
+  const elapsed = () => round((performance.now() - started) / 1000, 3);
+  try {
+    const spec = checkSpec(rawSpec);
+    const run = new JobRun(spec, env, cleanup);
+    env.sink.emit({ type: 'started', time: now() });
+    const { outputs, metrics, acceleration } = await run.execute();
+    const result: WorkerResult = { status: 'completed', outputs, processingSeconds: elapsed() };
+    if (metrics && Object.keys(metrics).length) result.metrics = metrics;
+    if (acceleration) result.acceleration = acceleration;
+    env.sink.emit({ type: 'completed', time: now(), result });
+    return { result, exitCode: ExitCode.ok };
+  } catch (err) {
+    const failure = err instanceof JobFailure ? err : new JobFailure('PROCESSING_FAILED', ExitCode.internal, `internal error: ${(err as Error).message}`);
+    const status = failure.exitCode === ExitCode.cancelled ? 'cancelled' : 'failed';
+    const result: WorkerResult = {
+      status,
+      outputs: [],
+      processingSeconds: elapsed(),
+      error: { code: failure.code, message: failure.message, retryable: failure.retryable, ...(failure.field ? { field: failure.field } : {}) },
+    };
+    env.sink.emit({ type: status, time: now(), result });
+    return { result, exitCode: failure.exitCode };
+  } finally {
+    await Promise.all(cleanup.map((p) => discard(p)));
+  }
+}
+
+/** The schema and the semantic rules, checked again here: a MediaJob may come from kubectl. */
+export function checkSpec(raw: unknown): MediaJobSpec {
+  const first = Value.Errors(MediaJobSpec, raw)[0];
+  if (first) throw new JobFailure('INVALID_REQUEST', ExitCode.invalidSpec, `spec is invalid: ${first.message}`, first.instancePath.replace(/^\//, '').replace(/\//g, '.') || 'spec');
+  const spec = raw as MediaJobSpec;
+  const issue = validateSpec(spec)[0];
+  if (issue) throw JobFailure.fromIssue(issue);
+  return spec;
+}
+
+interface Executed {
+  outputs: OutputFile[];
+  metrics?: Metrics | undefined;
+  acceleration?: Acceleration | undefined;
+}
+
+class JobRun {
+  private readonly spec: MediaJobSpec;
+  private readonly env: JobEnvironment;
+  private readonly cleanup: (string | undefined)[];
+  private done = 0;
+
+  constructor(spec: MediaJobSpec, env: JobEnvironment, cleanup: (string | undefined)[]) {
+    this.spec = spec;
+    this.env = env;
+    this.cleanup = cleanup;
+  }
+
+  async execute(): Promise<Executed> {
+    const { spec, env } = this;
+    this.stage('probing');
+    const input = await env.storage.input(spec.input.path, 'input.path');
+    const inputInfo = await probe(env.tools.ffprobe, input, 'input.path');
+    this.checkAborted();
+    if (spec.type === 'analyze') return this.analyze(input, inputInfo);
+    const caps = await capabilities(env.tools.ffmpeg);
+    const acceleration = this.accelerate(caps, inputInfo);
+    const scratch = await mkdtemp(join(tmpdir(), `kubeff-${env.jobId}-`));
+    this.cleanup.push(scratch);
+    const base = { spec, input, inputInfo, scratch, ffmpeg: env.tools.ffmpeg, encoders: caps.encoders, acceleration };
+    if (spec.type === 'stream') return { ...(await this.stream(base)), acceleration };
+    return { ...(await this.convert(base)), acceleration };
+  }
+
+  private accelerate(caps: Awaited<ReturnType<typeof capabilities>>, info: MediaInfo): Acceleration {
+    const codec = this.spec.type === 'stream' ? this.spec.stream?.videoCodec : (this.spec.output?.video?.codec ?? (this.spec.output ? ContainerRules[this.spec.output.format].defaultVideo : undefined));
+    const decision = decideAcceleration({
+      requested: this.spec.options.hardwareAcceleration,
+      nvencEncoder: codec ? nvencEncoderFor(codec) : undefined,
+      workingNvenc: caps.workingNvenc,
+      nvdec: caps.nvdec,
+      inputDecodableOnGpu: info.video !== undefined && nvdecCodecs.has(info.video.codec),
+      gpuNote: caps.gpuNote,
+    });
+    if (!decision.ok) throw new JobFailure('UNSUPPORTED_CAPABILITY', ExitCode.unavailable, decision.message, 'options.hardware_acceleration');
+    return decision.acceleration;
+  }
+
+  private async convert(base: Omit<PlanContext, 'staging'>): Promise<Executed> {
+    const { spec, env } = this;
+    const out = spec.output;
+    if (!out) throw new JobFailure('INVALID_OUTPUT', ExitCode.invalidSpec, 'is required', 'output');
+    const watermarkOp = spec.operations.find((o) => o.type === 'watermark');
+    const watermark = watermarkOp?.type === 'watermark' ? await env.storage.input(watermarkOp.image, 'operations.watermark.image') : undefined;
+    const thumb = spec.operations.find((o) => o.type === 'thumbnail');
+    const grid = spec.operations.find((o) => o.type === 'thumbnail_grid');
+
+    if (grid?.type === 'thumbnail_grid') {
+      // A grid goes to a folder (sprite.jpg + sprite.vtt) unless the path names an image file.
+      const isFile = /\.(jpe?g|png|webp)$/i.test(out.path);
+      const finalDir = await env.storage.output(isFile ? out.path.replace(/\/[^/]*$/, '') : out.path, 'output.path', { isDir: true });
+      const imageName = isFile ? out.path.slice(out.path.lastIndexOf('/') + 1) : `sprite.${out.format}`;
+      const vttName = imageName.replace(/\.[^.]+$/, '') + '.vtt';
+      const staging = stagingDir(join(finalDir, imageName), env.jobId);
+      await mkdir(staging, { recursive: true });
+      this.cleanup.push(staging);
+      const plan = planGrid({ ...base, staging, watermark }, grid, join(staging, imageName));
+      await this.runSteps(plan.steps);
+      const seconds = trimOf(spec.operations, base.inputInfo.durationSeconds).seconds;
+      await writeFile(join(staging, vttName), spriteVtt(grid, gridLayout(grid, seconds), seconds, imageName));
+      await publishDir(staging, finalDir);
+      const dirPath = env.storage.storagePath(finalDir);
+      return {
+        outputs: [
+          await describeMedia(env.tools.ffprobe, join(finalDir, imageName), `${dirPath}/${imageName}`, 'image'),
+          await describeFile(join(finalDir, vttName), `${dirPath}/${vttName}`, 'sprite-map'),
+        ],
+      };
+    }
+
+    if (thumb?.type === 'thumbnail' && (thumb.count !== undefined || thumb.interval !== undefined)) {
+      const finalDir = await env.storage.output(out.path, 'output.path', { isDir: true });
+      const staging = stagingDir(finalDir, env.jobId);
+      await mkdir(staging, { recursive: true });
+      this.cleanup.push(staging);
+      const plan = planThumbnail({ ...base, staging, watermark }, thumb);
+      await this.runSteps(plan.steps);
+      const names = (await readdir(staging)).sort();
+      await publishDir(staging, finalDir);
+      const dirPath = env.storage.storagePath(finalDir);
+      return { outputs: await Promise.all(names.map((n) => describeMedia(env.tools.ffprobe, join(finalDir, n), `${dirPath}/${n}`, 'image'))) };
+    }
+
+    const finalPath = await env.storage.output(out.path, 'output.path');
+    const staging = stagingFile(finalPath, env.jobId);
+    this.cleanup.push(staging);
+    const ctx: PlanContext = { ...base, staging, watermark };
+    let plan;
+    let metrics: Metrics | undefined;
+    if (thumb?.type === 'thumbnail') {
+      plan = planThumbnail(ctx, thumb);
+    } else {
+      if (out.audio?.normalize && base.inputInfo.audio) {
+        const measure = planLoudnessMeasure(ctx);
+        const { tail } = await this.runSteps([measure], 1 - measure.weight);
+        ctx.loudness = measurementFrom(parseLoudnorm(tail.join('\n')));
+        metrics = { loudnessInput: { integrated: ctx.loudness.input_i, truePeak: ctx.loudness.input_tp, range: ctx.loudness.input_lra, threshold: ctx.loudness.input_thresh } };
+      }
+      plan = planConvert(ctx);
+      if (ctx.loudness) for (const s of plan.steps) s.weight = 1 - 0.15;
+    }
+    const { tail } = await this.runSteps(plan.steps);
+    if (ctx.loudness && metrics) {
+      const after = parseLoudnorm(tail.join('\n'));
+      metrics.loudnessOutput = { integrated: Number(after['output_i']), truePeak: Number(after['output_tp']), range: Number(after['output_lra']), threshold: Number(after['output_thresh']) };
+    }
+    await publishFile(staging, finalPath);
+    const role = ContainerRules[out.format].kind === 'image' ? 'image' : 'media';
+    return { outputs: [await describeMedia(env.tools.ffprobe, finalPath, env.storage.storagePath(finalPath), role)], metrics };
+  }
+
+  private async stream(base: Omit<PlanContext, 'staging'>): Promise<Executed> {
+    const { spec, env } = this;
+    const s = spec.stream;
+    if (!s) throw new JobFailure('INVALID_OUTPUT', ExitCode.invalidSpec, 'is required', 'stream');
+    const finalDir = await env.storage.output(s.path, 'output', { isDir: true });
+    const staging = stagingDir(finalDir, env.jobId);
+    await mkdir(staging, { recursive: true });
+    this.cleanup.push(staging);
+    const plan = planStream({ ...base, staging });
+    if (plan.dropped.length) this.log(`skipped renditions larger than the source: ${plan.dropped.join(', ')}`);
+    await this.runSteps(plan.steps);
+    await publishDir(staging, finalDir);
+    const dirPath = env.storage.storagePath(finalDir);
+    const top = s.format === 'hls' ? hlsMaster : dashManifest;
+    const outputs: OutputFile[] = [await describeMedia(env.tools.ffprobe, join(finalDir, top), `${dirPath}/${top}`, s.format === 'hls' ? 'playlist' : 'manifest')];
+    if (s.format === 'hls') {
+      for (const r of plan.renditions) {
+        const f = await describeFile(join(finalDir, r.name, 'index.m3u8'), `${dirPath}/${r.name}/index.m3u8`, 'playlist');
+        outputs.push({ ...f, width: r.size.width, height: r.size.height, bitrate: r.bitrate });
+      }
+    }
+    return { outputs };
+  }
+
+  private async analyze(input: string, inputInfo: MediaInfo): Promise<Executed> {
+    const { spec, env } = this;
+    const a = spec.analyze;
+    if (!a) throw new JobFailure('INVALID_REQUEST', ExitCode.invalidSpec, 'is required', 'analyze');
+    const reference = await env.storage.input(a.reference, 'reference');
+    const referenceInfo = await probe(env.tools.ffprobe, reference, 'reference');
+    const tool = await this.metricsTool(a.metrics.includes('vmaf'));
+    const scratch = await mkdtemp(join(tmpdir(), `kubeff-${env.jobId}-`));
+    this.cleanup.push(scratch);
+    if (tool.vmafStyle) {
+      const dir = env.vmafModelDir ?? defaultVmafModelDir;
+      const files = tool.vmafStyle === 'model' ? [VmafModelFiles.model] : ['vmaf_float_v0.6.1.pkl', 'vmaf_float_v0.6.1.pkl.model'];
+      const names = tool.vmafStyle === 'model' ? [VmafModelFiles.model] : [VmafModelFiles.model_path, `${VmafModelFiles.model_path}.model`];
+      await Promise.all(files.map((f, i) => copyFile(join(dir, f), join(scratch, names[i] as string))));
+    }
+    const caps = await capabilities(tool.ffmpeg);
+    const ctx: PlanContext = {
+      spec, input, inputInfo, reference, referenceInfo, scratch, staging: scratch, ffmpeg: tool.ffmpeg, encoders: caps.encoders,
+      acceleration: { decode: 'cpu', encode: 'cpu', reason: 'metrics are computed on the CPU' },
+    };
+    const plan = planAnalyze(ctx, tool);
+    const { tail } = await this.runSteps(plan.steps);
+
+    const metrics: Metrics = {};
+    const perFrame: Record<string, number[]> = {};
+    if (a.metrics.includes('psnr')) {
+      perFrame['psnr'] = parseStatsFile(await readFile(join(scratch, MetricFiles.psnr), 'utf8'), 'psnr_avg');
+      metrics.psnr = parsePsnrSummary(tail) ?? summarize(perFrame['psnr']);
+    }
+    if (a.metrics.includes('ssim')) {
+      perFrame['ssim'] = parseStatsFile(await readFile(join(scratch, MetricFiles.ssim), 'utf8'), 'All');
+      metrics.ssim = summarize(perFrame['ssim'], parseSsimMean(tail));
+    }
+    if (a.metrics.includes('vmaf')) {
+      const log = parseVmafLog(await readFile(join(scratch, MetricFiles.vmaf), 'utf8'));
+      perFrame['vmaf'] = log.frames;
+      metrics.vmaf = summarize(log.frames, log.mean);
+    }
+    metrics.frames = Math.max(...Object.values(perFrame).map((v) => v.length));
+
+    // The per-frame report goes to storage; the result stays small (it becomes a termination message).
+    const reportDir = a.path ?? `/storage/analysis/${env.jobId}`;
+    const finalDir = await env.storage.output(reportDir, 'output', { isDir: true });
+    const finalFile = join(finalDir, 'metrics.json');
+    const staging = stagingFile(finalFile, env.jobId);
+    this.cleanup.push(staging);
+    const frames = Array.from({ length: metrics.frames }, (_, n) => ({ n, ...Object.fromEntries(Object.entries(perFrame).map(([k, v]) => [k, v[n]])) }));
+    await writeFile(staging, JSON.stringify({ input: spec.input.path, reference: a.reference, summary: metrics, frames }, null, 1));
+    await publishFile(staging, finalFile);
+    metrics.perFramePath = env.storage.storagePath(finalFile);
+    return { outputs: [await describeFile(finalFile, metrics.perFramePath, 'metrics')], metrics };
+  }
+
+  /** The main FFmpeg, or for VMAF the first candidate build that has libvmaf. */
+  private async metricsTool(needVmaf: boolean): Promise<{ ffmpeg: string; vmafStyle: Awaited<ReturnType<typeof vmafStyle>> }> {
+    if (!needVmaf) return { ffmpeg: this.env.tools.ffmpeg, vmafStyle: undefined };
+    for (const ffmpeg of this.env.tools.vmafCandidates) {
+      const style = await vmafStyle(ffmpeg);
+      if (style) return { ffmpeg, vmafStyle: style };
+    }
+    throw new JobFailure('UNSUPPORTED_CAPABILITY', ExitCode.unavailable, 'VMAF needs an FFmpeg built with libvmaf; none was found (set KUBEFF_VMAF_FFMPEG_PATH)', 'metrics');
+  }
+
+  /** Runs steps in order, mapping each one's progress onto the job's 0..100. */
+  private async runSteps(steps: FfmpegStep[], reserve = 0): Promise<{ tail: string[] }> {
+    let tail: string[] = [];
+    for (const step of steps) {
+      this.checkAborted();
+      this.stage(step.stage);
+      const offset = this.done;
+      const weight = step.weight;
+      let last = -1;
+      const res = await runStep(
+        step,
+        {
+          onProgress: (p) => {
+            const percentage = Math.min(100, Math.round((offset + (weight * p.percentage) / 100) * 1000) / 10);
+            if (percentage === last && p.percentage < 100) return;
+            last = percentage;
+            const pct = reserve > 0 ? Math.min(percentage, 99.9) : percentage;
+            this.env.sink.emit({ type: 'progress', time: now(), stage: step.stage, percentage: pct, fps: p.fps, speed: p.speed, etaSeconds: p.etaSeconds });
+          },
+          onLog: (line) => this.log(line),
+        },
+        this.env.signal,
+      );
+      this.done = offset + weight;
+      tail = res.tail;
+    }
+    return { tail };
+  }
+
+  private stage(stage: string): void {
+    this.env.sink.emit({ type: 'stage', time: now(), stage });
+  }
+
+  private log(line: string): void {
+    this.env.sink.emit({ type: 'log', time: now(), line });
+  }
+
+  private checkAborted(): void {
+    if (this.env.signal?.aborted) throw new JobFailure('CANCELLED', ExitCode.cancelled, 'job was cancelled');
+  }
+}
+

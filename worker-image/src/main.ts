@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+// The worker entrypoint: reads a MediaJob spec, runs it, writes the result, exits with a code
+// that tells the runtime whether a retry can help. Same binary in a pod and as a local child.
+//
+//   kubeff-worker --spec spec.json [--result result.json] [--events events.jsonl]
+//
+// Environment: KUBEFF_SPEC (inline JSON instead of --spec), KUBEFF_JOB_ID, KUBEFF_STORAGE_ROOT
+// (what /storage/ maps to; default /storage), KUBEFF_RESULT_PATH (default /dev/termination-log
+// when it exists, else stdout), FFMPEG_PATH, FFPROBE_PATH, KUBEFF_VMAF_FFMPEG_PATH.
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { JsonLinesSink } from './events.ts';
+import { ExitCode } from './exit-codes.ts';
+import { runJob } from './job.ts';
+import { LocalStorage } from './storage.ts';
+import { toolsFromEnv } from './tools.ts';
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: { spec: { type: 'string' }, result: { type: 'string' }, events: { type: 'string' }, 'job-id': { type: 'string' } },
+  });
+  const env = process.env;
+  const specText = values.spec ? await readFile(values.spec, 'utf8') : env['KUBEFF_SPEC'];
+  if (!specText) {
+    process.stderr.write('kubeff-worker: no spec (use --spec FILE or KUBEFF_SPEC)\n');
+    return ExitCode.invalidSpec;
+  }
+  let spec: unknown;
+  try {
+    spec = JSON.parse(specText);
+  } catch (err) {
+    process.stderr.write(`kubeff-worker: spec is not JSON: ${(err as Error).message}\n`);
+    return ExitCode.invalidSpec;
+  }
+  const jobId = values['job-id'] ?? env['KUBEFF_JOB_ID'] ?? randomUUID();
+  const sink = new JsonLinesSink(values.events ?? process.stdout);
+  const abort = new AbortController();
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => abort.abort());
+
+  const { result, exitCode } = await runJob(spec, {
+    jobId,
+    storage: new LocalStorage(env['KUBEFF_STORAGE_ROOT'] ?? '/storage'),
+    tools: toolsFromEnv(env),
+    sink,
+    signal: abort.signal,
+  });
+  await sink.close();
+  const resultPath = values.result ?? env['KUBEFF_RESULT_PATH'] ?? (existsSync('/dev/termination-log') ? '/dev/termination-log' : undefined);
+  const text = JSON.stringify(result);
+  if (resultPath) await writeFile(resultPath, text);
+  else process.stdout.write(`${text}\n`);
+  return exitCode;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`kubeff-worker: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = ExitCode.internal;
+  },
+);

@@ -1,0 +1,92 @@
+// ffprobe of an input: duration for progress, streams for validation and planning.
+import { execFile } from './exec.ts';
+import { JobFailure } from './failure.ts';
+
+export interface VideoStreamInfo {
+  codec: string;
+  width: number;
+  height: number;
+  fps: number;
+  pixelFormat: string | undefined;
+  frames: number | undefined;
+}
+export interface AudioStreamInfo {
+  codec: string;
+  channels: number;
+  sampleRate: number;
+}
+export interface MediaInfo {
+  formatName: string;
+  durationSeconds: number;
+  sizeBytes: number;
+  bitrate: number | undefined;
+  video: VideoStreamInfo | undefined;
+  audio: AudioStreamInfo | undefined;
+  /** Whether the video stream is a single still picture (an image file). */
+  isImage: boolean;
+}
+
+interface RawStream {
+  codec_type?: string;
+  codec_name?: string;
+  width?: number;
+  height?: number;
+  avg_frame_rate?: string;
+  r_frame_rate?: string;
+  pix_fmt?: string;
+  nb_frames?: string;
+  channels?: number;
+  sample_rate?: string;
+  duration?: string;
+  disposition?: { attached_pic?: number };
+}
+interface RawProbe {
+  streams?: RawStream[];
+  format?: { format_name?: string; duration?: string; size?: string; bit_rate?: string };
+}
+
+function rate(r: string | undefined): number {
+  if (!r) return 0;
+  const [n, d] = r.split('/').map(Number);
+  return n !== undefined && d ? n / d : Number(n) || 0;
+}
+
+/** Pure: ffprobe's JSON into MediaInfo. */
+export function parseProbe(json: string): MediaInfo {
+  const raw = JSON.parse(json) as RawProbe;
+  const streams = raw.streams ?? [];
+  const v = streams.find((s) => s.codec_type === 'video' && !s.disposition?.attached_pic);
+  const a = streams.find((s) => s.codec_type === 'audio');
+  const formatName = raw.format?.format_name ?? 'unknown';
+  const isImage = /image2|_pipe$|png|jpeg|webp/.test(formatName) && !a;
+  const duration = Number(raw.format?.duration ?? v?.duration ?? a?.duration ?? 0) || 0;
+  return {
+    formatName,
+    durationSeconds: duration,
+    sizeBytes: Number(raw.format?.size ?? 0) || 0,
+    bitrate: raw.format?.bit_rate ? Number(raw.format.bit_rate) : undefined,
+    isImage,
+    video: v
+      ? {
+          codec: v.codec_name ?? 'unknown',
+          width: v.width ?? 0,
+          height: v.height ?? 0,
+          fps: rate(v.avg_frame_rate) || rate(v.r_frame_rate),
+          pixelFormat: v.pix_fmt,
+          frames: v.nb_frames ? Number(v.nb_frames) : undefined,
+        }
+      : undefined,
+    audio: a ? { codec: a.codec_name ?? 'unknown', channels: a.channels ?? 0, sampleRate: Number(a.sample_rate ?? 0) } : undefined,
+  };
+}
+
+export async function probe(ffprobe: string, hostPath: string, field = 'input'): Promise<MediaInfo> {
+  const res = await execFile(ffprobe, ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', `file:${hostPath}`], { timeoutMs: 60_000 });
+  if (res.code !== 0) {
+    const why = res.stderr.trim().split('\n').pop() ?? 'unreadable';
+    throw JobFailure.invalidInput(`not a readable media file (${why.replace(hostPath, '').replace(/^file::\s*/, '')})`, field);
+  }
+  const info = parseProbe(res.stdout);
+  if (!info.video && !info.audio) throw JobFailure.invalidInput('has no audio or video stream', field);
+  return info;
+}
