@@ -1,7 +1,7 @@
 // The MediaJob spec: the one canonical, normalized form of every job request.
 // Written once here; the gateway's validation, the CRD YAML and the worker's input
 // check are all derived from these schemas.
-import Type, { type Static } from 'typebox';
+import Type, { type Static, type TLiteral, type TSchemaOptions, type TUnion } from 'typebox';
 
 /** Limits shared by validation and the schema, so a "huge value" is refused the same way everywhere. */
 export const Limits = {
@@ -26,11 +26,10 @@ export const StoragePath = Type.String({
   description: 'A path under the storage root, e.g. /storage/input/video.mp4',
 });
 
-function literals<const T extends readonly string[]>(values: T, description?: string) {
-  return Type.Union(
-    values.map((v) => Type.Literal(v)) as unknown as { [K in keyof T]: ReturnType<typeof Type.Literal<T[K]>> },
-    description ? { description } : {},
-  );
+/** A string enum as a union of literals; Static<> of it is the union of the values. */
+export type TLiterals<T extends readonly string[]> = TUnion<{ -readonly [K in keyof T]: TLiteral<T[K]> }>;
+export function literals<const T extends readonly string[]>(values: T, options: TSchemaOptions = {}): TLiterals<T> {
+  return Type.Union(values.map((v) => Type.Literal(v)), options) as unknown as TLiterals<T>;
 }
 
 export const ContainerValues = ['mp4', 'mov', 'mkv', 'webm', 'ts', 'gif', 'mp3', 'm4a', 'wav', 'flac', 'ogg', 'jpg', 'png', 'webp'] as const;
@@ -96,7 +95,7 @@ export const OutputSpec = Type.Object(
 );
 export type OutputSpec = Static<typeof OutputSpec>;
 
-const op = <T extends string, P extends Record<string, Parameters<typeof Type.Object>[0][string]>>(type: T, props: P) =>
+const op = <T extends string, P extends Parameters<typeof Type.Object>[0]>(type: T, props: P) =>
   Type.Object({ type: Type.Literal(type), ...props }, strictObject);
 
 export const TrimOp = op('trim', {

@@ -1,13 +1,12 @@
 // The MediaJob status: what the operator (or the local runtime) observed. Source of truth for a
 // job's state; NATS only makes it arrive sooner.
 import Type, { type Static } from 'typebox';
+import { literals } from './spec.ts';
 
 export const PhaseValues = ['queued', 'processing', 'completed', 'failed', 'cancelled'] as const;
 export type Phase = (typeof PhaseValues)[number];
 export const TerminalPhases: readonly Phase[] = ['completed', 'failed', 'cancelled'];
 
-const literals = <const T extends readonly string[]>(values: T) =>
-  Type.Union(values.map((v) => Type.Literal(v)) as unknown as { [K in keyof T]: ReturnType<typeof Type.Literal<T[K]>> });
 
 export const OutputFile = Type.Object({
   path: Type.String(),
