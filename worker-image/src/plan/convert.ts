@@ -73,7 +73,7 @@ export function planConvert(ctx: PlanContext): Plan {
       const rate = a.sampleRate !== undefined ? Number(a.sampleRate) : undefined;
       if (a.normalize) {
         if (!ctx.loudness) throw new Error('internal: loudness must be measured before planning a normalized convert');
-        filters.push(...loudnormApply(ctx.loudness, rate ?? inputInfo.audio?.sampleRate ?? 48000));
+        filters.push(...loudnormApply(ctx.loudness, rate ?? inputInfo.audio?.sampleRate ?? 48000, a.channels ?? inputInfo.audio?.channels ?? 2));
       }
       filters.push(...audioChain(spec.operations, seconds));
       graph.push(chain(['0:a:0'], filters, 'aout', 'a'));

@@ -40,8 +40,14 @@ export function measurementFrom(values: Record<string, string>): LoudnessMeasure
   return { input_i: read('input_i'), input_tp: read('input_tp'), input_lra: read('input_lra'), input_thresh: read('input_thresh'), target_offset: read('target_offset') };
 }
 
-/** Second pass: linear normalization with the measured values, resampled back from loudnorm's 192 kHz. */
-export function loudnormApply(m: LoudnessMeasurement, sampleRate: number): string[] {
+const layouts = ['mono', 'stereo', '2.1', 'quad', '5.0', '5.1', '6.1', '7.1'];
+
+/**
+ * Second pass: linear normalization with the measured values, resampled back from loudnorm's
+ * 192 kHz. The explicit channel layout matters: FFmpeg 5.1 otherwise fails to negotiate one
+ * after loudnorm on some inputs ("Cannot select channel layout").
+ */
+export function loudnormApply(m: LoudnessMeasurement, sampleRate: number, channels: number): string[] {
   return [
     filter('loudnorm', {
       ...LoudnessTarget,
@@ -54,5 +60,6 @@ export function loudnormApply(m: LoudnessMeasurement, sampleRate: number): strin
       print_format: 'json',
     }),
     filter('aresample', [sampleRate]),
+    filter('aformat', { channel_layouts: layouts[Math.min(8, Math.max(1, channels)) - 1] as string }),
   ];
 }

@@ -1,0 +1,33 @@
+// Runs the real worker (in-process, real FFmpeg) on a Rendiff-style request, the way a job runs.
+import { randomUUID } from 'node:crypto';
+import { normalizeRequest, type RequestKind } from '../../crds/src/normalize.ts';
+import { MemorySink, type WorkerEvent } from '../../worker-image/src/events.ts';
+import { runJob, type JobOutcome } from '../../worker-image/src/job.ts';
+import { LocalStorage } from '../../worker-image/src/storage.ts';
+import { toolsFromEnv } from '../../worker-image/src/tools.ts';
+import type { StorageRoot } from './media.ts';
+
+export interface Ran extends JobOutcome {
+  events: WorkerEvent[];
+  jobId: string;
+}
+
+export async function runRequest(storage: StorageRoot, kind: RequestKind, body: unknown, signal?: AbortSignal): Promise<Ran> {
+  return runSpec(storage, normalizeRequest(kind, body), signal);
+}
+
+export async function runSpec(storage: StorageRoot, spec: unknown, signal?: AbortSignal): Promise<Ran> {
+  const sink = new MemorySink();
+  const jobId = randomUUID().slice(0, 8);
+  const outcome = await runJob(spec, { jobId, storage: new LocalStorage(storage.root), tools: toolsFromEnv(), sink, ...(signal ? { signal } : {}) });
+  return { ...outcome, events: sink.events, jobId };
+}
+
+/** Fails with the worker's own error when a job did not complete. */
+export function expectCompleted(r: Ran): Ran {
+  if (r.result.status !== 'completed') {
+    const logs = r.events.filter((e) => e.type === 'log').slice(-15).map((e) => (e as { line: string }).line).join('\n');
+    throw new Error(`job ${r.result.status}: ${JSON.stringify(r.result.error)}\n--- last FFmpeg lines ---\n${logs}`);
+  }
+  return r;
+}
