@@ -19,6 +19,11 @@ export function parseResolution(value: string): Size | undefined {
   const v = value.trim().toLowerCase();
   const h = named[v];
   if (h !== undefined) return { height: h };
+  const p = /^(\d{2,4})p$/.exec(v);
+  if (p) {
+    const height = Number(p[1]);
+    return height >= 2 && height <= Limits.maxDimension ? { height } : undefined;
+  }
   const m = /^(\d{1,5})x(\d{1,5})$/.exec(v);
   if (!m) return undefined;
   const width = Number(m[1]);
