@@ -12,6 +12,8 @@ export interface Capabilities {
   encoders: Set<string>;
   filters: Set<string>;
   hwaccels: Set<string>;
+  /** Whether the -stats_period option exists (FFmpeg 4.4+). */
+  statsPeriod: boolean;
   /** NVENC encoders that really encoded a frame here. */
   workingNvenc: Set<string>;
   /** Whether CUDA decoding (NVDEC) really decoded a frame here. */
@@ -63,8 +65,10 @@ export function capabilities(ffmpeg: string): Promise<Capabilities> {
 }
 
 async function detect(ffmpeg: string): Promise<Capabilities> {
-  const [ver, enc, fil, hw] = await Promise.all(
-    [['-version'], ['-hide_banner', '-encoders'], ['-hide_banner', '-filters'], ['-hide_banner', '-hwaccels']].map((a) => execFile(ffmpeg, a, { timeoutMs: 20_000 })),
+  const [ver, enc, fil, hw, help] = await Promise.all(
+    [['-version'], ['-hide_banner', '-encoders'], ['-hide_banner', '-filters'], ['-hide_banner', '-hwaccels'], ['-hide_banner', '-h', 'long']].map((a) =>
+      execFile(ffmpeg, a, { timeoutMs: 20_000 }),
+    ),
   );
   if (!ver || ver.code !== 0) throw new Error(`cannot run FFmpeg at '${ffmpeg}'`);
   const caps: Capabilities = {
@@ -73,6 +77,7 @@ async function detect(ffmpeg: string): Promise<Capabilities> {
     encoders: parseListing(enc?.stdout ?? '', 'encoders'),
     filters: parseListing(fil?.stdout ?? '', 'filters'),
     hwaccels: parseHwaccels(hw?.stdout ?? ''),
+    statsPeriod: /^-stats_period\b/m.test(help?.stdout ?? ''),
     workingNvenc: new Set(),
     nvdec: false,
     gpuNote: '',

@@ -120,7 +120,7 @@ class JobRun {
     const acceleration = this.accelerate(caps, inputInfo);
     const scratch = await mkdtemp(join(tmpdir(), `kubeff-${env.jobId}-`));
     this.cleanup.push(scratch);
-    const base = { spec, input, inputInfo, scratch, ffmpeg: env.tools.ffmpeg, encoders: caps.encoders, acceleration };
+    const base = { spec, input, inputInfo, scratch, ffmpeg: env.tools.ffmpeg, encoders: caps.encoders, statsPeriod: caps.statsPeriod, acceleration };
     if (spec.type === 'stream') return { ...(await this.stream(base)), acceleration };
     return { ...(await this.convert(base)), acceleration };
   }
@@ -253,7 +253,7 @@ class JobRun {
     }
     const caps = await capabilities(tool.ffmpeg);
     const ctx: PlanContext = {
-      spec, input, inputInfo, reference, referenceInfo, scratch, staging: scratch, ffmpeg: tool.ffmpeg, encoders: caps.encoders,
+      spec, input, inputInfo, reference, referenceInfo, scratch, staging: scratch, ffmpeg: tool.ffmpeg, encoders: caps.encoders, statsPeriod: caps.statsPeriod,
       acceleration: { decode: 'cpu', encode: 'cpu', reason: 'metrics are computed on the CPU' },
     };
     const plan = planAnalyze(ctx, tool);

@@ -45,7 +45,7 @@ export function planAnalyze(ctx: PlanContext, tool: AnalyzeTool): Plan {
         : filter(m, { stats_file: MetricFiles[m] });
     graph.push(chain([`d${i}`, `r${i}`], [f], `m${i}`, 'v'));
   });
-  const args = [...commonArgs(), ...fileInput(ctx.input), ...fileInput(ctx.reference), '-filter_complex', graph.join(';')];
+  const args = [...commonArgs(ctx), ...fileInput(ctx.input), ...fileInput(ctx.reference), '-filter_complex', graph.join(';')];
   a.metrics.forEach((_, i) => args.push('-map', `[m${i}]`, '-f', 'null', '-'));
   const seconds = Math.min(ctx.inputInfo.durationSeconds, ctx.referenceInfo?.durationSeconds ?? Infinity);
   return { steps: [{ stage: 'analyzing', ffmpeg: tool.ffmpeg, args, cwd: ctx.scratch, expectedSeconds: seconds, weight: 1 }], outputSeconds: seconds };

@@ -22,7 +22,7 @@ export function planConvert(ctx: PlanContext): Plan {
   if (!wantVideo && !wantAudio) throw JobFailure.invalidInput(`has no stream that fits a ${out.format} output`);
   if (out.format === 'gif' && !wantVideo) throw JobFailure.invalidInput('has no video stream to make a GIF from');
 
-  const args = [...commonArgs()];
+  const args = [...commonArgs(ctx)];
   if (ctx.acceleration.decode === 'nvdec') args.push('-hwaccel', 'cuda');
   args.push(...fileInput(ctx.input, trimArgs(trim)));
   if (ctx.watermark) args.push(...fileInput(ctx.watermark));

@@ -9,10 +9,10 @@ import { commonArgs, fileInput, type FfmpegStep, type LoudnessMeasurement, type 
 /** Broadcast targets: -23 LUFS integrated, -1 dBTP true peak, 7 LU range (EBU R128). */
 export const LoudnessTarget = { I: -23, TP: -1, LRA: 7 } as const;
 
-export function planLoudnessMeasure(ctx: Pick<PlanContext, 'spec' | 'input' | 'inputInfo' | 'ffmpeg'>): FfmpegStep {
+export function planLoudnessMeasure(ctx: Pick<PlanContext, 'spec' | 'input' | 'inputInfo' | 'ffmpeg' | 'statsPeriod'>): FfmpegStep {
   const { trim, seconds } = trimOf(ctx.spec.operations, ctx.inputInfo.durationSeconds);
   const args = [
-    ...commonArgs(),
+    ...commonArgs(ctx),
     ...fileInput(ctx.input, trimArgs(trim)),
     '-map', '0:a:0', '-vn',
     '-af', filter('loudnorm', { ...LoudnessTarget, print_format: 'json' }),

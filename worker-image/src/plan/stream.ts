@@ -34,7 +34,7 @@ export function planStream(ctx: PlanContext): Plan & { renditions: Rendition[]; 
     n > 1 ? `[0:v:0]split=${n}${keep.map((_, i) => `[s${i}]`).join('')}` : '[0:v:0]null[s0]',
     ...keep.map((r, i) => chain([`s${i}`], [filter('scale', { w: r.size.width, h: r.size.height })], `v${i}`, 'v')),
   ];
-  const args = [...commonArgs()];
+  const args = [...commonArgs(ctx)];
   if (ctx.acceleration.decode === 'nvdec') args.push('-hwaccel', 'cuda');
   args.push(...fileInput(ctx.input), '-filter_complex', graph.join(';'));
   keep.forEach((_, i) => args.push('-map', `[v${i}]`));

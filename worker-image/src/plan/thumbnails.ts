@@ -56,7 +56,7 @@ export function planThumbnail(ctx: PlanContext, op: OperationOf<'thumbnail'>): P
   }
   filters.push(filter('scale', { w: size.width, h: size.height }));
   const args = [
-    ...commonArgs(),
+    ...commonArgs(ctx),
     ...fileInput(ctx.input, seekArgs),
     '-filter_complex', chain(['0:v:0'], filters, 'vout', 'v'),
     '-map', '[vout]',
@@ -98,7 +98,7 @@ export function planGrid(ctx: PlanContext, op: OperationOf<'thumbnail_grid'>, sh
     filter('tile', { layout: `${op.cols}x${op.rows}` }),
   ];
   const args = [
-    ...commonArgs(),
+    ...commonArgs(ctx),
     ...fileInput(ctx.input, trimArgs(trim)),
     '-filter_complex', chain(['0:v:0'], filters, 'vout', 'v'),
     '-map', '[vout]',

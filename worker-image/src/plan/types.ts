@@ -39,6 +39,8 @@ export interface PlanContext {
   scratch: string;
   ffmpeg: string;
   encoders: ReadonlySet<string>;
+  /** Whether this FFmpeg knows -stats_period (4.4+); older builds report progress every 0.5 s anyway. */
+  statsPeriod: boolean;
   acceleration: Acceleration;
   loudness?: LoudnessMeasurement | undefined;
 }
@@ -50,8 +52,10 @@ export interface Plan {
 }
 
 /** Options every FFmpeg run gets: machine-readable progress, no prompts, only local files. */
-export function commonArgs(): string[] {
-  return ['-hide_banner', '-nostdin', '-y', '-loglevel', 'info', '-nostats', '-progress', 'pipe:1', '-stats_period', '0.5'];
+export function commonArgs(ctx: { statsPeriod: boolean }): string[] {
+  const args = ['-hide_banner', '-nostdin', '-y', '-loglevel', 'info', '-nostats', '-progress', 'pipe:1'];
+  if (ctx.statsPeriod) args.push('-stats_period', '0.5');
+  return args;
 }
 
 /** An input restricted to the file protocol: no http, concat, subfile or data tricks. */
