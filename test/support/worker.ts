@@ -4,7 +4,7 @@ import { normalizeRequest, type RequestKind } from '../../crds/src/normalize.ts'
 import { MemorySink, type WorkerEvent } from '../../worker-image/src/events.ts';
 import { runJob, type JobOutcome } from '../../worker-image/src/job.ts';
 import { LocalStorage } from '../../worker-image/src/storage.ts';
-import { toolsFromEnv } from '../../worker-image/src/tools.ts';
+import { toolsFromEnv, type Tools } from '../../worker-image/src/tools.ts';
 import type { StorageRoot } from './media.ts';
 
 export interface Ran extends JobOutcome {
@@ -13,13 +13,13 @@ export interface Ran extends JobOutcome {
 }
 
 export async function runRequest(storage: StorageRoot, kind: RequestKind, body: unknown, signal?: AbortSignal): Promise<Ran> {
-  return runSpec(storage, normalizeRequest(kind, body), signal);
+  return runSpec(storage, normalizeRequest(kind, body), { signal });
 }
 
-export async function runSpec(storage: StorageRoot, spec: unknown, signal?: AbortSignal): Promise<Ran> {
+export async function runSpec(storage: StorageRoot, spec: unknown, opts: { signal?: AbortSignal | undefined; tools?: Tools } = {}): Promise<Ran> {
   const sink = new MemorySink();
   const jobId = randomUUID().slice(0, 8);
-  const outcome = await runJob(spec, { jobId, storage: new LocalStorage(storage.root), tools: toolsFromEnv(), sink, ...(signal ? { signal } : {}) });
+  const outcome = await runJob(spec, { jobId, storage: new LocalStorage(storage.root), tools: opts.tools ?? toolsFromEnv(), sink, ...(opts.signal ? { signal: opts.signal } : {}) });
   return { ...outcome, events: sink.events, jobId };
 }
 
