@@ -10,6 +10,7 @@ export function isObject(v: unknown): v is JsonObject {
 }
 
 export function describe(v: unknown): string {
+  if (v === undefined) return 'nothing';
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   return typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v)?.slice(0, 60)}`;
@@ -61,6 +62,7 @@ export class Fields {
   }
 
   string(v: unknown, field: string, code: ErrorCode, opts: { max?: number } = {}): string | undefined {
+    if (v === undefined) return this.add(code, field, 'is required');
     if (typeof v !== 'string') return this.add(code, field, `must be a string, got ${describe(v)}`, { value: v });
     if (v.length === 0) return this.add(code, field, 'must not be empty', { value: v });
     const max = opts.max ?? 1024;
@@ -74,6 +76,7 @@ export class Fields {
     code: ErrorCode,
     range: { min?: number; max?: number; exclusiveMin?: boolean; integer?: boolean },
   ): number | undefined {
+    if (v === undefined) return this.add(code, field, 'is required');
     if (typeof v !== 'number' || !Number.isFinite(v)) {
       return this.add(code, field, `must be a number, got ${describe(v)}`, { value: v });
     }

@@ -52,11 +52,13 @@ export function normalizeRequest(kind: RequestKind, body: unknown): MediaJobSpec
     f.add('INVALID_REQUEST', 'body', `must be a JSON object, got ${describe(body)}`);
     throw new SpecError(f.issues);
   }
+  const trace: Trace = { ops: [], settings: new Map() };
   const spec =
-    kind === 'convert' ? normalizeConvert(f, body) : kind === 'stream' ? normalizeStream(f, body) : normalizeAnalyze(f, body);
+    kind === 'convert' ? normalizeConvert(f, body, trace) : kind === 'stream' ? normalizeStream(f, body) : normalizeAnalyze(f, body);
   if (f.issues.length > 0 || spec === undefined) throw new SpecError(f.issues);
-  // Semantic rules that need the whole spec (codec/container, conflicting operations).
-  const semantic = validateSpec(spec);
+  // Semantic rules that need the whole spec (codec/container, conflicting operations), reported
+  // at the field the client wrote, not at the canonical spec's.
+  const semantic = validateSpec(spec).map((i) => ({ ...i, details: { ...i.details, field: requestField(i.details.field, trace) } }));
   if (semantic.length > 0) throw new SpecError(semantic);
   // Belt and braces: the canonical schema must hold for anything we produce.
   const schemaError = Value.Errors(MediaJobSpec, spec)[0];
@@ -64,6 +66,23 @@ export function normalizeRequest(kind: RequestKind, body: unknown): MediaJobSpec
     throw new SpecError([{ code: 'INVALID_REQUEST', message: schemaError.message, details: { field: schemaError.instancePath || 'body' } }]);
   }
   return spec;
+}
+
+/** Where each canonical operation and transcode setting came from in the request. */
+interface Trace {
+  ops: { field: string; at: (k: string) => string }[];
+  settings: Map<string, string>;
+}
+
+function requestField(field: string, t: Trace): string {
+  const m = /^operations\[(\d+)\](?:\.(\w+))?$/.exec(field);
+  if (m) {
+    const src = t.ops[Number(m[1])];
+    if (!src) return field;
+    const key = m[2];
+    return key === undefined ? src.field : key === 'type' ? `${src.field}.type` : src.at(key);
+  }
+  return t.settings.get(field) ?? field;
 }
 
 function readInput(f: Fields, body: JsonObject): string | undefined {
@@ -93,7 +112,7 @@ function readOptions(f: Fields, body: JsonObject): JobOptions {
   if (opts['priority'] !== undefined) out.priority = f.oneOf(opts['priority'], field('priority'), 'INVALID_REQUEST', ['low', 'normal', 'high'] as const) ?? 'normal';
   if (opts['hardware_acceleration'] !== undefined) {
     const v = opts['hardware_acceleration'];
-    const mapped = v === true ? 'auto' : v === false ? 'none' : typeof v === 'string' && ['gpu', 'cuda', 'nvidia'].includes(v.toLowerCase()) ? 'nvenc' : v === 'cpu' ? 'none' : v;
+    const mapped = v === true ? 'auto' : v === false ? 'none' : typeof v === 'string' && ['gpu', 'cuda', 'nvidia'].includes(v.toLowerCase()) ? 'nvenc' : typeof v === 'string' && v.toLowerCase() === 'cpu' ? 'none' : v;
     out.hardwareAcceleration = f.oneOf(mapped, field('hardware_acceleration'), 'INVALID_REQUEST', ['auto', 'none', 'nvenc'] as const) ?? 'auto';
   }
   if (opts['webhook_url'] !== undefined) {
@@ -125,12 +144,12 @@ function readOptions(f: Fields, body: JsonObject): JobOptions {
 /** Seconds from a number or an "HH:MM:SS.mmm" timestamp. */
 function readSeconds(f: Fields, v: unknown, field: string, min = 0): number | undefined {
   if (typeof v === 'string') {
-    const m = /^(?:(\d{1,3}):)?(\d{1,2}):(\d{1,2}(?:\.\d+)?)$/.exec(v.trim()) ?? /^(\d+(?:\.\d+)?)s?$/.exec(v.trim());
+    const m = /^(?:(\d{1,3}):)?([0-5]?\d):([0-5]?\d(?:\.\d+)?)$/.exec(v.trim()) ?? /^(\d+(?:\.\d+)?)s?$/.exec(v.trim());
     if (!m) return f.add('INVALID_OPERATION', field, 'must be seconds or an HH:MM:SS timestamp', { value: v });
     const secs = m.length === 4 ? Number(m[1] ?? 0) * 3600 + Number(m[2]) * 60 + Number(m[3]) : Number(m[1]);
     return f.number(secs, field, 'INVALID_OPERATION', { min, max: Limits.maxSeconds });
   }
-  return f.number(v, field, 'INVALID_OPERATION', { min, max: Limits.maxSeconds, exclusiveMin: min > 0 });
+  return f.number(v, field, 'INVALID_OPERATION', { min, max: Limits.maxSeconds });
 }
 
 function readResolution(f: Fields, v: unknown, field: string, code: ErrorCode): Size | undefined {
@@ -190,10 +209,15 @@ function readAudio(f: Fields, v: unknown, field: string): AudioSettings | undefi
   if (v['channels'] !== undefined) out.channels = f.number(v['channels'], `${field}.channels`, 'INVALID_OUTPUT', { min: 1, max: 8, integer: true });
   if (v['sample_rate'] !== undefined) {
     const rates = ['8000', '16000', '22050', '24000', '32000', '44100', '48000', '96000'] as const;
-    out.sampleRate = f.oneOf(String(v['sample_rate']), `${field}.sample_rate`, 'INVALID_OUTPUT', rates);
+    out.sampleRate = f.oneOf(sampleRateText(v['sample_rate']), `${field}.sample_rate`, 'INVALID_OUTPUT', rates);
   }
   if (v['normalize'] !== undefined) out.normalize = f.boolean(v['normalize'], `${field}.normalize`, 'INVALID_OUTPUT');
   return dropUndefined(out);
+}
+
+/** Sample rates may come as 48000 or "48000"; anything else stays as it is, to be refused. */
+function sampleRateText(v: Json | undefined): unknown {
+  return typeof v === 'number' ? String(v) : v;
 }
 
 function dropUndefined<T extends object>(o: T): T {
@@ -202,14 +226,21 @@ function dropUndefined<T extends object>(o: T): T {
 }
 
 /** The fields of an operation, whether written flat or under "params". */
-function opFields(f: Fields, raw: JsonObject, field: string): { fields: JsonObject; at: (k: string) => string } | undefined {
+function opFields(f: Fields, raw: JsonObject, field: string): { fields: JsonObject; at: (k: string) => string; known: (keys: string[]) => void } | undefined {
   const { type: _type, params, ...flat } = raw;
   if (params !== undefined && !isObject(params)) {
     f.add('INVALID_OPERATION', `${field}.params`, `must be an object, got ${describe(params)}`);
     return undefined;
   }
   const fields: JsonObject = { ...flat, ...(params ?? {}) };
-  return { fields, at: (k) => (params && k in params ? `${field}.params.${k}` : `${field}.${k}`) };
+  return {
+    fields,
+    at: (k) => (params && k in params ? `${field}.params.${k}` : `${field}.${k}`),
+    known: (keys) => {
+      f.known(flat, field, keys, 'INVALID_OPERATION');
+      if (params) f.known(params, `${field}.params`, keys, 'INVALID_OPERATION');
+    },
+  };
 }
 
 const operationTypes = [
@@ -221,6 +252,7 @@ interface ConvertAccumulator {
   ops: Operation[];
   video: VideoSettings;
   audio: AudioSettings;
+  trace: Trace;
 }
 
 /** Reads one request operation into canonical operations (a "filter" may expand to several). */
@@ -233,11 +265,16 @@ function readOperation(f: Fields, raw: unknown, field: string, acc: ConvertAccum
   if (type === undefined) return;
   const got = opFields(f, raw, field);
   if (!got) return;
-  const { fields: p, at } = got;
-  const known = (keys: string[]) => f.known(p, field, keys, 'INVALID_OPERATION');
+  const { fields: p, at, known } = got;
   const num = (k: string, range: Parameters<Fields['number']>[3]) => f.number(p[k], at(k), 'INVALID_OPERATION', range);
   const push = (op: Operation | undefined) => {
-    if (op !== undefined) acc.ops.push(op);
+    if (op === undefined) return;
+    acc.ops.push(op);
+    acc.trace.ops.push({ field, at });
+  };
+  // Settings given through a transcode operation are reported there if they turn out wrong.
+  const from = (canonical: string, key: string) => {
+    if (p[key] !== undefined) acc.trace.settings.set(canonical, at(key));
   };
 
   switch (type) {
@@ -319,6 +356,19 @@ function readOperation(f: Fields, raw: unknown, field: string, acc: ConvertAccum
       known(['video_codec', 'audio_codec', 'video_bitrate', 'audio_bitrate', 'preset', 'crf', 'resolution', 'fps', 'pixel_format', 'profile', 'channels', 'sample_rate']);
       const v = acc.video;
       const a = acc.audio;
+      from('output.video.codec', 'video_codec');
+      from('output.audio.codec', 'audio_codec');
+      from('output.video.bitrate', 'video_bitrate');
+      from('output.audio.bitrate', 'audio_bitrate');
+      from('output.video.preset', 'preset');
+      from('output.video.crf', 'crf');
+      from('output.video.width', 'resolution');
+      from('output.video.height', 'resolution');
+      from('output.video.fps', 'fps');
+      from('output.video.pixel_format', 'pixel_format');
+      from('output.video.profile', 'profile');
+      from('output.audio.channels', 'channels');
+      from('output.audio.sample_rate', 'sample_rate');
       if (p['video_codec'] !== undefined) v.codec = readCodec(f, p['video_codec'], at('video_codec'), VideoCodecValues, videoCodecAliases);
       if (p['audio_codec'] !== undefined) a.codec = readCodec(f, p['audio_codec'], at('audio_codec'), AudioCodecValues, audioCodecAliases);
       if (p['video_bitrate'] !== undefined) v.bitrate = readBitrate(f, p['video_bitrate'], at('video_bitrate'), 'INVALID_OPERATION', Limits.maxBitrate);
@@ -330,7 +380,7 @@ function readOperation(f: Fields, raw: unknown, field: string, acc: ConvertAccum
       if (p['pixel_format'] !== undefined) v.pixelFormat = f.oneOf(p['pixel_format'], at('pixel_format'), 'INVALID_OPERATION', PixelFormatValues);
       if (p['profile'] !== undefined) v.profile = f.oneOf(p['profile'], at('profile'), 'INVALID_OPERATION', ProfileValues);
       if (p['channels'] !== undefined) a.channels = num('channels', { min: 1, max: 8, integer: true });
-      if (p['sample_rate'] !== undefined) a.sampleRate = f.oneOf(String(p['sample_rate']), at('sample_rate'), 'INVALID_OPERATION', ['8000', '16000', '22050', '24000', '32000', '44100', '48000', '96000'] as const);
+      if (p['sample_rate'] !== undefined) a.sampleRate = f.oneOf(sampleRateText(p['sample_rate']), at('sample_rate'), 'INVALID_OPERATION', ['8000', '16000', '22050', '24000', '32000', '44100', '48000', '96000'] as const);
       return;
     }
     case 'filter':
@@ -437,20 +487,24 @@ function derivedOutputPath(input: string, format: Container): string {
   return candidate === input ? `${base}.out.${format}` : candidate;
 }
 
-function normalizeConvert(f: Fields, body: JsonObject): MediaJobSpec | undefined {
+function normalizeConvert(f: Fields, body: JsonObject, trace: Trace): MediaJobSpec | undefined {
   f.known(body, '', ['input', 'output', 'operations', 'options', ...optionKeys]);
   const input = readInput(f, body);
-  const acc: ConvertAccumulator = { ops: [], video: {}, audio: {} };
+  const acc: ConvertAccumulator = { ops: [], video: {}, audio: {}, trace };
   const rawOps = body['operations'];
   if (rawOps !== undefined) {
     if (!Array.isArray(rawOps)) f.add('INVALID_OPERATION', 'operations', `must be an array, got ${describe(rawOps)}`);
     else if (rawOps.length > Limits.maxOperations) f.add('INVALID_OPERATION', 'operations', `at most ${Limits.maxOperations} operations`, { value: rawOps.length });
     else rawOps.forEach((op, i) => readOperation(f, op, `operations[${i}]`, acc));
   }
-  const imageJob = acc.ops.some((o) => o.type === 'thumbnail' || o.type === 'thumbnail_grid');
+  // Decided from what the client asked for, so a bad thumbnail parameter is not also blamed on the output.
+  const imageJob = Array.isArray(rawOps) && rawOps.some((o) => isObject(o) && (o['type'] === 'thumbnail' || o['type'] === 'thumbnail_grid'));
   const output = readOutput(f, body['output'], input, imageJob);
   const options = readOptions(f, body);
   if (!input || !output) return undefined;
+  // Explicit output settings win over a transcode operation's, and so are reported as themselves.
+  for (const k of Object.keys(output.video ?? {})) trace.settings.delete(`output.video.${k === 'pixelFormat' ? 'pixel_format' : k}`);
+  for (const k of Object.keys(output.audio ?? {})) trace.settings.delete(`output.audio.${k === 'sampleRate' ? 'sample_rate' : k}`);
   output.video = dropUndefined({ ...acc.video, ...output.video });
   output.audio = dropUndefined({ ...acc.audio, ...output.audio });
   if (Object.keys(output.video).length === 0) delete output.video;
@@ -509,6 +563,7 @@ function outputFromPath(f: Fields, path: string, format: Container | undefined, 
 function normalizeStream(f: Fields, body: JsonObject): MediaJobSpec | undefined {
   f.known(body, '', ['input', 'output', 'type', 'format', 'variants', 'segment_duration', 'video_codec', 'audio_bitrate', 'options', ...optionKeys]);
   const input = readInput(f, body);
+  if (isObject(body['output'])) f.known(body['output'], 'output', ['path'], 'INVALID_OUTPUT');
   const rawOut = isObject(body['output']) ? body['output']['path'] : body['output'];
   const outField = isObject(body['output']) ? 'output.path' : 'output';
   const dir = rawOut === undefined ? f.add('INVALID_OUTPUT', 'output', 'is required: the folder to write the stream into') : checkStoragePath(f, rawOut, outField, 'INVALID_OUTPUT');
@@ -558,12 +613,18 @@ function readVariants(f: Fields, v: unknown): Variant[] | undefined {
   return out.length === list.length ? out : undefined;
 }
 
+function readReference(f: Fields, v: Json): string | undefined {
+  if (!isObject(v)) return checkStoragePath(f, v, 'reference', 'INVALID_INPUT');
+  f.known(v, 'reference', ['path', 'credentials'], 'INVALID_INPUT');
+  return checkStoragePath(f, v['path'], 'reference.path', 'INVALID_INPUT');
+}
+
 function normalizeAnalyze(f: Fields, body: JsonObject): MediaJobSpec | undefined {
   f.known(body, '', ['input', 'reference', 'metrics', 'output', 'options', ...optionKeys]);
   const input = readInput(f, body);
   const reference = body['reference'] === undefined
     ? f.add('INVALID_INPUT', 'reference', 'is required to compute quality metrics', { suggestion: 'the original video the input was encoded from' })
-    : checkStoragePath(f, isObject(body['reference']) ? body['reference']['path'] : body['reference'], 'reference', 'INVALID_INPUT');
+    : readReference(f, body['reference']);
   let metrics: AnalyzeSpec['metrics'] | undefined = ['vmaf', 'psnr', 'ssim'];
   if (body['metrics'] !== undefined) {
     const m = body['metrics'];

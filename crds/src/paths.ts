@@ -17,7 +17,7 @@ export function checkStoragePath(
   const s = f.string(v, field, code, { max: Limits.maxPathLength });
   if (s === undefined) return undefined;
   // Control characters would let a name smuggle a second line into logs or a playlist.
-  if (/[\u0000-\u001f\u007f]/.test(s)) return f.add(code, field, 'must not contain control characters', { value: s });
+  if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(s)) return f.add(code, field, 'must not contain control characters', { value: s });
   const scheme = schemeRe.exec(s);
   if (scheme) {
     return f.add(code, field, `the '${scheme[1]}:' scheme is not supported; use a path under ${StoragePrefix}`, {

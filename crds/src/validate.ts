@@ -15,6 +15,11 @@ const profiles: Record<string, readonly string[]> = {
   h265: ['main', 'main10', 'main-still-picture'],
 };
 
+/** Canonical field names as the request spells them. */
+function snake(k: string): string {
+  return k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
 export function validateSpec(spec: MediaJobSpec): SpecIssue[] {
   const out: SpecIssue[] = [];
   validateOperations(spec.operations, out);
@@ -30,8 +35,8 @@ export function validateSpec(spec: MediaJobSpec): SpecIssue[] {
     });
     if (spec.stream.path === spec.input.path) out.push(issue('INVALID_OUTPUT', 'output', 'must not be the input path', { value: spec.stream.path }));
   }
-  if (spec.type === 'analyze' && spec.analyze?.path === spec.input.path) {
-    out.push(issue('INVALID_OUTPUT', 'output', 'must not be the input path', { value: spec.analyze.path }));
+  if (spec.type === 'analyze' && spec.analyze?.path !== undefined && [spec.input.path, spec.analyze.reference].includes(spec.analyze.path)) {
+    out.push(issue('INVALID_OUTPUT', 'output', 'must not be the input or reference path', { value: spec.analyze.path }));
   }
   return out;
 }
@@ -93,7 +98,7 @@ function validateOutput(spec: MediaJobSpec, o: OutputSpec, out: SpecIssue[]): vo
     const codec = v.codec ?? rule.defaultVideo;
     if (codec === 'copy') {
       const touched = (['width', 'height', 'fps', 'crf', 'bitrate', 'preset', 'pixelFormat', 'profile'] as const).filter((k) => v[k] !== undefined);
-      if (touched.length) out.push(issue('CODEC_MISMATCH', `output.video.${touched[0]}`, "cannot be set when the video codec is 'copy'"));
+      for (const k of touched) out.push(issue('CODEC_MISMATCH', `output.video.${snake(k)}`, "cannot be set when the video codec is 'copy'"));
       spec.operations.forEach((op, i) => {
         if (videoOps.has(op.type) || op.type === 'speed' || op.type === 'fade') {
           out.push(issue('CODEC_MISMATCH', `operations[${i}].type`, `'${op.type}' re-encodes the video, so the video codec cannot be 'copy'`, { value: op.type, suggestion: "set output.video.codec to 'h264'" }));
@@ -124,7 +129,7 @@ function validateOutput(spec: MediaJobSpec, o: OutputSpec, out: SpecIssue[]): vo
     const codec = a.codec ?? rule.defaultAudio;
     if (codec === 'copy') {
       const touched = (['bitrate', 'channels', 'sampleRate', 'normalize'] as const).filter((k) => a[k] !== undefined && a[k] !== false);
-      if (touched.length) out.push(issue('CODEC_MISMATCH', `output.audio.${touched[0]}`, "cannot be set when the audio codec is 'copy'"));
+      for (const k of touched) out.push(issue('CODEC_MISMATCH', `output.audio.${snake(k)}`, "cannot be set when the audio codec is 'copy'"));
       spec.operations.forEach((op, i) => {
         if (op.type === 'speed' || op.type === 'fade') out.push(issue('CODEC_MISMATCH', `operations[${i}].type`, `'${op.type}' changes the audio, so the audio codec cannot be 'copy'`));
       });

@@ -659,6 +659,8 @@ describe('parseResolution', () => {
     ['hd', { height: 720 }],
     [' 1280x720 ', { width: 1280, height: 720 }],
     ['8192x8192', { width: 8192, height: 8192 }],
+    ['1000p', { height: 1000 }],
+    ['8192p', { height: 8192 }],
   ])('reads %j as %j', (input, size) => {
     expect(parseResolution(input)).toEqual(size);
   });
@@ -666,6 +668,7 @@ describe('parseResolution', () => {
   it.each([
     '1920*1080', '1920x', 'x1080', '100000x100000', '8193x100', '1x1', '720', '720i', '', '-1920x1080',
     '1920x1080,scale=1', '1920x1080;movie=/etc/passwd', '1:a=1[x];[x]', '16k', '1920 x 1080',
+    '9000p', '00p', '1p', '720p,scale=1',
   ])('refuses %j as a resolution', (input) => {
     expect(parseResolution(input)).toBeUndefined();
   });

@@ -187,7 +187,7 @@ describe('progressOf', () => {
       };
       const ctx: PlanContext = {
         spec, input: '/data/in/video.mp4', inputInfo: info, staging: '/data/out/.video.mp4.tmp', scratch: '/tmp/scratch',
-        ffmpeg: 'ffmpeg', encoders: new Set(['libx264', 'aac']), acceleration: { decode: 'cpu', encode: 'cpu', reason: 'test' },
+        ffmpeg: 'ffmpeg', encoders: new Set(['libx264', 'aac']), statsPeriod: true, acceleration: { decode: 'cpu', encode: 'cpu', reason: 'test' },
       };
       const step = planConvert(ctx).steps[0];
       if (!step) throw new Error('planConvert returned no step');

@@ -113,10 +113,13 @@ class JobRun {
     const { spec, env } = this;
     this.stage('probing');
     const input = await env.storage.input(spec.input.path, 'input.path');
+    // Probing the input and the FFmpeg build are independent: do both at once.
+    const capsPromise = spec.type === 'analyze' ? undefined : capabilities(env.tools.ffmpeg);
+    capsPromise?.catch(() => undefined);
     const inputInfo = await probe(env.tools.ffprobe, input, 'input.path');
     this.checkAborted();
-    if (spec.type === 'analyze') return this.analyze(input, inputInfo);
-    const caps = await capabilities(env.tools.ffmpeg);
+    if (spec.type === 'analyze' || !capsPromise) return this.analyze(input, inputInfo);
+    const caps = await capsPromise;
     const acceleration = this.accelerate(caps, inputInfo);
     const scratch = await mkdtemp(join(tmpdir(), `kubeff-${env.jobId}-`));
     this.cleanup.push(scratch);
