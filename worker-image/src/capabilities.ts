@@ -25,7 +25,7 @@ export interface Capabilities {
 /** Pure: names from `ffmpeg -encoders` / `-filters` listings (a flags column, then the name). */
 export function parseListing(text: string, kind: 'encoders' | 'filters'): Set<string> {
   const names = new Set<string>();
-  const re = kind === 'encoders' ? /^\s[VAS][F.][S.][X.][B.][D.]\s+(\S+)/ : /^\s[T.][S.][C.]?\s+(\S+)\s+\S+->\S+/;
+  const re = kind === 'encoders' ? /^\s[VAS][F.][S.][X.][B.][D.]\s+(?!=\s)(\S+)/ : /^\s[T.][S.][C.]?\s+(\S+)\s+\S+->\S+/;
   for (const line of text.split('\n')) {
     const m = re.exec(line);
     if (m?.[1]) names.add(m[1]);

@@ -47,8 +47,8 @@ export function parseVmafLog(json: string): { frames: number[]; mean: number | u
 
 /** "VMAF score: 91.23" printed by libvmaf 1.x/2.x. */
 export function parseVmafScore(lines: readonly string[]): number | undefined {
-  const line = [...lines].reverse().find((l) => /VMAF score[:=]/.test(l));
-  const m = line && /VMAF score[:=]\s*(\S+)/.exec(line);
+  const line = [...lines].reverse().find((l) => /VMAF score\s*[:=]/.test(l));
+  const m = line && /VMAF score\s*[:=]\s*(\S+)/.exec(line);
   return m ? Number(m[1]) : undefined;
 }
 

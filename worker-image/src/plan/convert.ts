@@ -29,7 +29,8 @@ export function planConvert(ctx: PlanContext): Plan {
 
   const graph: string[] = [];
   const maps: string[] = [];
-  let seconds_ = seconds;
+  // Speed changes the length whether or not there is video (audio-only outputs too).
+  let seconds_ = seconds / spec.operations.reduce((f, o) => (o.type === 'speed' ? f * o.factor : f), 1);
 
   const vcodec = v.codec ?? rule.defaultVideo;
   if (wantVideo && inputInfo.video) {

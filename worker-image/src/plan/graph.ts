@@ -4,6 +4,8 @@
 /** A finite number in plain decimal (never exponent notation), rounded to 6 places. */
 export function num(n: number): string {
   if (!Number.isFinite(n)) throw new Error(`internal: non-finite number in filter graph: ${n}`);
+  // toFixed itself switches to exponent notation from 1e21: no filter needs such numbers.
+  if (Math.abs(n) >= 1e21) throw new Error(`internal: number too large for a filter graph: ${n}`);
   const s = Number(n.toFixed(6)).toString();
   if (/e/i.test(s)) return n.toFixed(6);
   return s;

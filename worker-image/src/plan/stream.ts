@@ -16,8 +16,9 @@ export function renditions(variants: readonly Variant[], source: Dimensions): { 
   const all = variants.map((v) => ({ ...v, size: fit(source, v) }));
   const fits = all.filter((r) => r.size.height <= source.height + 1 && r.size.width <= source.width + 1);
   if (fits.length) return { keep: fits, dropped: all.filter((r) => !fits.includes(r)).map((r) => r.name) };
+  // Every rendition is larger than the source: keep the smallest, at the source's own size.
   const smallest = [...all].sort((a, b) => a.size.height - b.size.height)[0] as Rendition;
-  return { keep: [smallest], dropped: all.filter((r) => r !== smallest).map((r) => r.name) };
+  return { keep: [{ ...smallest, size: fit(source, {}) }], dropped: all.filter((r) => r !== smallest).map((r) => r.name) };
 }
 
 export const hlsMaster = 'master.m3u8';

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# npm start: installs what is missing on a fresh machine, then runs kubeff standalone.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "kubeff: installing FFmpeg (apt-get)..." >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null
+  else
+    echo "kubeff: FFmpeg is missing; install it (e.g. 'sudo apt-get install ffmpeg') or set FFMPEG_PATH/FFPROBE_PATH" >&2
+    exit 1
+  fi
+fi
+if [ ! -x node_modules/.bin/node ]; then
+  echo "kubeff: installing npm packages..." >&2
+  npm ci --no-audit --no-fund >&2
+fi
+if [ ! -f worker-image/dist/kubeff-worker.mjs ] || [ -n "$(find worker-image/src crds/src -newer worker-image/dist/kubeff-worker.mjs -name '*.ts' -print -quit)" ]; then
+  npm run --silent build >&2
+fi
+# Until the gateway (HTTP API) lands, the service is the worker: it runs one MediaJob spec.
+# npm runs scripts in the project folder; relative paths in the arguments are the caller's.
+repo=$PWD
+cd "${INIT_CWD:-$repo}"
+exec "$repo/node_modules/.bin/node" "$repo/worker-image/dist/kubeff-worker.mjs" "$@"
