@@ -3,7 +3,7 @@
 //
 //   node test/bench/run.ts [--seconds 10] [--rounds 3]
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -36,11 +36,14 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)] as number;
 }
 
+// The bundle `npm run build` writes (what the runtimes start); the TypeScript entry otherwise.
+const workerEntry = existsSync(join(repo, 'worker-image/dist/kubeff-worker.mjs')) ? join(repo, 'worker-image/dist/kubeff-worker.mjs') : join(repo, 'worker-image/src/main.ts');
+
 /** The worker entrypoint on a spec, as the runtimes start it (new Node process, probe, plan, run, describe). */
 function worker(spec: MediaJobSpec): Promise<number> {
   const dir = mkdtempSync(join(root, 'w-'));
   writeFileSync(join(dir, 'spec.json'), JSON.stringify(spec));
-  return run(node, [join(repo, 'worker-image/src/main.ts'), '--spec', join(dir, 'spec.json'), '--result', join(dir, 'result.json'), '--events', join(dir, 'events.jsonl')], {
+  return run(node, [workerEntry, '--spec', join(dir, 'spec.json'), '--result', join(dir, 'result.json'), '--events', join(dir, 'events.jsonl')], {
     env: { ...process.env, KUBEFF_STORAGE_ROOT: root },
   });
 }
@@ -120,7 +123,7 @@ async function main(): Promise<void> {
     { name: "HLS ladder: the planner's FFmpeg command alone / best hand-written", kubeff: m('bareLadder'), reference: m('hand'), target: '(info)' },
   ];
   const cores = (await import('node:os')).cpus().length;
-  console.log(`\nkubeff bench — ${seconds}s 1080p30 H.264 source, ${rounds} rounds (median), ${cores} cores, FFmpeg ${caps.version}\n`);
+  console.log(`\nkubeff bench — ${seconds}s 1080p30 H.264 source, ${rounds} rounds (median), ${cores} cores, FFmpeg ${caps.version}, worker ${workerEntry.endsWith('.mjs') ? 'bundle' : 'TypeScript sources'}\n`);
   console.log('| measurement | kubeff s | reference s | ratio | target |');
   console.log('|---|---:|---:|---:|---|');
   for (const row of rows) console.log(`| ${row.name} | ${row.kubeff.toFixed(2)} | ${row.reference.toFixed(2)} | ${(row.kubeff / row.reference).toFixed(3)} | ${row.target} |`);

@@ -1,9 +1,10 @@
 // What this FFmpeg build can do AND what this machine can do with it. A build that lists
 // h264_nvenc proves nothing about the GPU: NVENC and NVDEC are each tried for real.
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { execFile } from './exec.ts';
 
 export interface Capabilities {
@@ -64,20 +65,76 @@ export function capabilities(ffmpeg: string): Promise<Capabilities> {
   return c;
 }
 
-async function detect(ffmpeg: string): Promise<Capabilities> {
+interface BuildFacts {
+  version: string;
+  encoders: string[];
+  filters: string[];
+  hwaccels: string[];
+  statsPeriod: boolean;
+}
+
+/** The binary's real path, so a cache entry follows the file and not the name on PATH. */
+function resolveBinary(ffmpeg: string): string | undefined {
+  const candidates = ffmpeg.includes('/') ? [ffmpeg] : (process.env['PATH'] ?? '').split(delimiter).map((d) => join(d, ffmpeg));
+  for (const c of candidates) {
+    try {
+      return realpathSync(c);
+    } catch {
+      // not in this PATH entry
+    }
+  }
+  return undefined;
+}
+
+/**
+ * What the build lists is fixed for a given binary, so it is cached on disk keyed by the binary's
+ * path, size and mtime: a job then starts without five FFmpeg runs. What the GPU can do is never
+ * cached; it is tried again in every process that finds a device.
+ */
+async function buildFacts(ffmpeg: string): Promise<BuildFacts> {
+  const real = resolveBinary(ffmpeg);
+  let cacheFile: string | undefined;
+  if (real) {
+    const st = statSync(real);
+    const key = createHash('sha256').update(`${real}\0${st.size}\0${st.mtimeMs}`).digest('hex').slice(0, 24);
+    cacheFile = join(process.env['KUBEFF_CACHE_DIR'] || join(tmpdir(), 'kubeff-cache'), `ffmpeg-${key}.json`);
+    try {
+      return JSON.parse(await readFile(cacheFile, 'utf8')) as BuildFacts;
+    } catch {
+      // not cached yet, or unreadable: detect below
+    }
+  }
   const [ver, enc, fil, hw, help] = await Promise.all(
     [['-version'], ['-hide_banner', '-encoders'], ['-hide_banner', '-filters'], ['-hide_banner', '-hwaccels'], ['-hide_banner', '-h', 'long']].map((a) =>
       execFile(ffmpeg, a, { timeoutMs: 20_000 }),
     ),
   );
   if (!ver || ver.code !== 0) throw new Error(`cannot run FFmpeg at '${ffmpeg}'`);
+  const facts: BuildFacts = {
+    version: /ffmpeg version (\S+)/.exec(ver.stdout)?.[1] ?? 'unknown',
+    encoders: [...parseListing(enc?.stdout ?? '', 'encoders')],
+    filters: [...parseListing(fil?.stdout ?? '', 'filters')],
+    hwaccels: [...parseHwaccels(hw?.stdout ?? '')],
+    statsPeriod: /^-stats_period\b/m.test(help?.stdout ?? ''),
+  };
+  if (cacheFile) {
+    // Written whole then renamed, so a concurrent reader never sees half a file.
+    await mkdir(dirname(cacheFile), { recursive: true }).catch(() => undefined);
+    const tmp = `${cacheFile}.${process.pid}.tmp`;
+    await writeFile(tmp, JSON.stringify(facts)).then(() => rename(tmp, cacheFile), () => undefined).catch(() => undefined);
+  }
+  return facts;
+}
+
+async function detect(ffmpeg: string): Promise<Capabilities> {
+  const facts = await buildFacts(ffmpeg);
   const caps: Capabilities = {
     ffmpeg,
-    version: /ffmpeg version (\S+)/.exec(ver.stdout)?.[1] ?? 'unknown',
-    encoders: parseListing(enc?.stdout ?? '', 'encoders'),
-    filters: parseListing(fil?.stdout ?? '', 'filters'),
-    hwaccels: parseHwaccels(hw?.stdout ?? ''),
-    statsPeriod: /^-stats_period\b/m.test(help?.stdout ?? ''),
+    version: facts.version,
+    encoders: new Set(facts.encoders),
+    filters: new Set(facts.filters),
+    hwaccels: new Set(facts.hwaccels),
+    statsPeriod: facts.statsPeriod,
     workingNvenc: new Set(),
     nvdec: false,
     gpuNote: '',

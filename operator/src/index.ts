@@ -1,0 +1,3 @@
+export * from './admission.ts';
+export * from './retry.ts';
+export * from './phases.ts';

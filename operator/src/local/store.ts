@@ -1,0 +1,358 @@
+// The embedded store of standalone mode: MediaJobs (spec + status), their events (progress, log
+// lines, lifecycle; kept for SSE resume and logs), API keys (hashed), idempotency records and
+// webhook deliveries, in one SQLite file (node:sqlite, no native module to build).
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
+import type { MediaJobSpec } from '../../../crds/src/spec.ts';
+import type { MediaJobStatus, Phase } from '../../../crds/src/status.ts';
+import type { Priority, QueuedJob } from '../admission.ts';
+import { canTransition } from '../phases.ts';
+
+export interface JobRecord {
+  id: string;
+  owner: string;
+  spec: MediaJobSpec;
+  status: MediaJobStatus & { phase: Phase };
+  priority: Priority;
+  createdAt: string;
+  updatedAt: string;
+  batchId: string | undefined;
+  /** Time before which a retried job must not start again (ISO), for backoff. */
+  notBefore: string | undefined;
+}
+
+export interface StoredEvent {
+  seq: number;
+  jobId: string;
+  type: string;
+  time: string;
+  data: unknown;
+}
+
+export interface ApiKeyRecord {
+  id: string;
+  name: string;
+  hash: string;
+  scope: 'admin' | 'client';
+  createdAt: string;
+  revokedAt: string | undefined;
+  lastUsedAt: string | undefined;
+}
+
+export interface ListQuery {
+  owner?: string | undefined;
+  phase?: Phase | undefined;
+  batchId?: string | undefined;
+  limit: number;
+  offset: number;
+  sort: 'created_at' | 'updated_at' | 'priority';
+  order: 'asc' | 'desc';
+}
+
+const schema = `
+create table if not exists jobs (
+  id text primary key,
+  owner text not null,
+  spec text not null,
+  status text not null,
+  phase text not null,
+  priority text not null,
+  priority_rank integer not null,
+  created_at text not null,
+  updated_at text not null,
+  batch_id text,
+  not_before text
+);
+create index if not exists jobs_owner_created on jobs(owner, created_at);
+create index if not exists jobs_phase on jobs(phase);
+create index if not exists jobs_batch on jobs(batch_id);
+create table if not exists events (
+  job_id text not null,
+  seq integer not null,
+  type text not null,
+  time text not null,
+  data text not null,
+  primary key (job_id, seq)
+);
+create table if not exists api_keys (
+  id text primary key,
+  name text not null,
+  hash text not null unique,
+  scope text not null,
+  created_at text not null,
+  revoked_at text,
+  last_used_at text
+);
+create table if not exists idempotency (
+  owner text not null,
+  key text not null,
+  body_hash text not null,
+  status_code integer,
+  response text,
+  created_at text not null,
+  primary key (owner, key)
+);
+create table if not exists batches (
+  id text primary key,
+  owner text not null,
+  name text,
+  created_at text not null
+);
+create table if not exists webhook_deliveries (
+  id text primary key,
+  job_id text not null,
+  event text not null,
+  url text not null,
+  payload text not null,
+  attempts integer not null default 0,
+  state text not null,
+  last_status integer,
+  last_error text,
+  next_attempt_at text,
+  created_at text not null,
+  delivered_at text
+);
+create index if not exists deliveries_job on webhook_deliveries(job_id);
+create index if not exists deliveries_due on webhook_deliveries(state, next_attempt_at);
+`;
+
+const rank: Record<Priority, number> = { high: 0, normal: 1, low: 2 };
+
+type Row = Record<string, SQLInputValue>;
+
+export class Store {
+  readonly db: DatabaseSync;
+
+  constructor(dataDir: string) {
+    mkdirSync(dataDir, { recursive: true });
+    this.db = new DatabaseSync(join(dataDir, 'kubeff.db'));
+    // WAL: readers never wait for the writer; synchronous=NORMAL is durable across process crashes.
+    this.db.exec('pragma journal_mode = wal; pragma synchronous = normal; pragma busy_timeout = 5000;');
+    this.db.exec(schema);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  /** Runs fn in one transaction (SQLite serializes writers). */
+  tx<T>(fn: () => T): T {
+    this.db.exec('begin immediate');
+    try {
+      const out = fn();
+      this.db.exec('commit');
+      return out;
+    } catch (err) {
+      this.db.exec('rollback');
+      throw err;
+    }
+  }
+
+  // Jobs
+
+  createJob(rec: JobRecord): void {
+    this.db
+      .prepare('insert into jobs (id, owner, spec, status, phase, priority, priority_rank, created_at, updated_at, batch_id, not_before) values (?,?,?,?,?,?,?,?,?,?,?)')
+      .run(rec.id, rec.owner, JSON.stringify(rec.spec), JSON.stringify(rec.status), rec.status.phase, rec.priority, rank[rec.priority], rec.createdAt, rec.updatedAt, rec.batchId ?? null, rec.notBefore ?? null);
+  }
+
+  getJob(id: string): JobRecord | undefined {
+    const row = this.db.prepare('select * from jobs where id = ?').get(id) as Row | undefined;
+    return row ? toJob(row) : undefined;
+  }
+
+  listJobs(q: ListQuery): { jobs: JobRecord[]; total: number } {
+    const where: string[] = [];
+    const args: SQLInputValue[] = [];
+    if (q.owner !== undefined) {
+      where.push('owner = ?');
+      args.push(q.owner);
+    }
+    if (q.phase !== undefined) {
+      where.push('phase = ?');
+      args.push(q.phase);
+    }
+    if (q.batchId !== undefined) {
+      where.push('batch_id = ?');
+      args.push(q.batchId);
+    }
+    const w = where.length ? `where ${where.join(' and ')}` : '';
+    const total = Number((this.db.prepare(`select count(*) as n from jobs ${w}`).get(...args) as Row)['n']);
+    // Column and direction come from closed enums, never from the client's text.
+    const column = q.sort === 'priority' ? 'priority_rank' : q.sort;
+    const dir = q.order === 'asc' ? 'asc' : 'desc';
+    const rows = this.db.prepare(`select * from jobs ${w} order by ${column} ${dir}, id ${dir} limit ? offset ?`).all(...args, q.limit, q.offset) as Row[];
+    return { jobs: rows.map(toJob), total };
+  }
+
+  /**
+   * Applies a status change if the phase transition is allowed (terminal phases are final).
+   * Returns the new record, or undefined when the change was refused.
+   */
+  updateStatus(id: string, patch: Partial<MediaJobStatus>, extra: { notBefore?: string | null } = {}): JobRecord | undefined {
+    return this.tx(() => {
+      const cur = this.getJob(id);
+      if (!cur) return undefined;
+      const to = patch.phase ?? cur.status.phase;
+      if (!canTransition(cur.status.phase, to)) return undefined;
+      const status = { ...cur.status, ...patch, phase: to };
+      const now = new Date().toISOString();
+      const notBefore = extra.notBefore === undefined ? (cur.notBefore ?? null) : extra.notBefore;
+      this.db.prepare('update jobs set status = ?, phase = ?, updated_at = ?, not_before = ? where id = ?').run(JSON.stringify(status), to, now, notBefore, id);
+      return { ...cur, status, updatedAt: now, notBefore: notBefore ?? undefined };
+    });
+  }
+
+  queuedJobs(): (QueuedJob & { notBefore: string | undefined })[] {
+    const rows = this.db.prepare("select id, owner, priority, created_at, not_before from jobs where phase = 'queued'").all() as Row[];
+    return rows.map((r) => ({ id: String(r['id']), owner: String(r['owner']), priority: r['priority'] as Priority, createdAt: String(r['created_at']), notBefore: r['not_before'] ? String(r['not_before']) : undefined }));
+  }
+
+  jobsInPhase(phase: Phase): JobRecord[] {
+    return (this.db.prepare('select * from jobs where phase = ?').all(phase) as Row[]).map(toJob);
+  }
+
+  countActive(owner: string): number {
+    return Number((this.db.prepare("select count(*) as n from jobs where owner = ? and phase in ('queued','processing')").get(owner) as Row)['n']);
+  }
+
+  deleteJobsBefore(before: string, phases: readonly Phase[]): string[] {
+    const marks = phases.map(() => '?').join(',');
+    return this.tx(() => {
+      const ids = (this.db.prepare(`select id from jobs where updated_at < ? and phase in (${marks})`).all(before, ...phases) as Row[]).map((r) => String(r['id']));
+      for (const id of ids) {
+        this.db.prepare('delete from events where job_id = ?').run(id);
+        this.db.prepare('delete from webhook_deliveries where job_id = ?').run(id);
+        this.db.prepare('delete from jobs where id = ?').run(id);
+      }
+      return ids;
+    });
+  }
+
+  stats(): Record<Phase, number> {
+    const out: Record<Phase, number> = { queued: 0, processing: 0, completed: 0, failed: 0, cancelled: 0 };
+    for (const r of this.db.prepare('select phase, count(*) as n from jobs group by phase').all() as Row[]) out[r['phase'] as Phase] = Number(r['n']);
+    return out;
+  }
+
+  // Events
+
+  appendEvent(jobId: string, type: string, data: unknown, time = new Date().toISOString()): StoredEvent {
+    const row = this.db.prepare('select coalesce(max(seq), 0) + 1 as seq from events where job_id = ?').get(jobId) as Row;
+    const seq = Number(row['seq']);
+    this.db.prepare('insert into events (job_id, seq, type, time, data) values (?,?,?,?,?)').run(jobId, seq, type, time, JSON.stringify(data));
+    return { seq, jobId, type, time, data };
+  }
+
+  events(jobId: string, afterSeq: number, types?: readonly string[], limit = 10_000): StoredEvent[] {
+    const filter = types?.length ? `and type in (${types.map(() => '?').join(',')})` : '';
+    const rows = this.db.prepare(`select * from events where job_id = ? and seq > ? ${filter} order by seq limit ?`).all(jobId, afterSeq, ...(types ?? []), limit) as Row[];
+    return rows.map((r) => ({ seq: Number(r['seq']), jobId, type: String(r['type']), time: String(r['time']), data: JSON.parse(String(r['data'])) as unknown }));
+  }
+
+  /** The last n log lines, oldest first. */
+  logLines(jobId: string, n: number): { time: string; line: string }[] {
+    const rows = this.db.prepare("select time, data from events where job_id = ? and type = 'log' order by seq desc limit ?").all(jobId, n) as Row[];
+    return rows.reverse().map((r) => ({ time: String(r['time']), line: String((JSON.parse(String(r['data'])) as { line: string }).line) }));
+  }
+
+  // API keys
+
+  insertKey(k: ApiKeyRecord): void {
+    this.db.prepare('insert into api_keys (id, name, hash, scope, created_at, revoked_at, last_used_at) values (?,?,?,?,?,?,?)').run(k.id, k.name, k.hash, k.scope, k.createdAt, k.revokedAt ?? null, k.lastUsedAt ?? null);
+  }
+
+  keyByHash(hash: string): ApiKeyRecord | undefined {
+    const r = this.db.prepare('select * from api_keys where hash = ?').get(hash) as Row | undefined;
+    return r ? toKey(r) : undefined;
+  }
+
+  keyById(id: string): ApiKeyRecord | undefined {
+    const r = this.db.prepare('select * from api_keys where id = ?').get(id) as Row | undefined;
+    return r ? toKey(r) : undefined;
+  }
+
+  listKeys(): ApiKeyRecord[] {
+    return (this.db.prepare('select * from api_keys order by created_at').all() as Row[]).map(toKey);
+  }
+
+  updateKey(id: string, patch: { hash?: string; revokedAt?: string; lastUsedAt?: string; name?: string }): void {
+    const cur = this.keyById(id);
+    if (!cur) return;
+    const next = { ...cur, ...patch };
+    this.db.prepare('update api_keys set name = ?, hash = ?, revoked_at = ?, last_used_at = ? where id = ?').run(next.name, next.hash, next.revokedAt ?? null, next.lastUsedAt ?? null, id);
+  }
+
+  countKeys(): number {
+    return Number((this.db.prepare('select count(*) as n from api_keys').get() as Row)['n']);
+  }
+
+  // Idempotency
+
+  idempotency(owner: string, key: string): { bodyHash: string; statusCode: number | undefined; response: unknown; createdAt: string } | undefined {
+    const r = this.db.prepare('select * from idempotency where owner = ? and key = ?').get(owner, key) as Row | undefined;
+    if (!r) return undefined;
+    return {
+      bodyHash: String(r['body_hash']),
+      statusCode: r['status_code'] === null ? undefined : Number(r['status_code']),
+      response: r['response'] === null ? undefined : (JSON.parse(String(r['response'])) as unknown),
+      createdAt: String(r['created_at']),
+    };
+  }
+
+  /** Claims a key; false when another request holds it already. */
+  claimIdempotency(owner: string, key: string, bodyHash: string): boolean {
+    const res = this.db.prepare('insert or ignore into idempotency (owner, key, body_hash, created_at) values (?,?,?,?)').run(owner, key, bodyHash, new Date().toISOString());
+    return Number(res.changes) === 1;
+  }
+
+  completeIdempotency(owner: string, key: string, statusCode: number, response: unknown): void {
+    this.db.prepare('update idempotency set status_code = ?, response = ? where owner = ? and key = ?').run(statusCode, JSON.stringify(response), owner, key);
+  }
+
+  releaseIdempotency(owner: string, key: string): void {
+    this.db.prepare('delete from idempotency where owner = ? and key = ? and status_code is null').run(owner, key);
+  }
+
+  expireIdempotency(before: string): void {
+    this.db.prepare('delete from idempotency where created_at < ?').run(before);
+  }
+
+  // Batches
+
+  createBatch(id: string, owner: string, name: string | undefined, createdAt: string): void {
+    this.db.prepare('insert into batches (id, owner, name, created_at) values (?,?,?,?)').run(id, owner, name ?? null, createdAt);
+  }
+
+  getBatch(id: string): { id: string; owner: string; name: string | undefined; createdAt: string } | undefined {
+    const r = this.db.prepare('select * from batches where id = ?').get(id) as Row | undefined;
+    return r ? { id: String(r['id']), owner: String(r['owner']), name: r['name'] === null ? undefined : String(r['name']), createdAt: String(r['created_at']) } : undefined;
+  }
+}
+
+function toJob(r: Row): JobRecord {
+  return {
+    id: String(r['id']),
+    owner: String(r['owner']),
+    spec: JSON.parse(String(r['spec'])) as MediaJobSpec,
+    status: JSON.parse(String(r['status'])) as JobRecord['status'],
+    priority: r['priority'] as Priority,
+    createdAt: String(r['created_at']),
+    updatedAt: String(r['updated_at']),
+    batchId: r['batch_id'] === null ? undefined : String(r['batch_id']),
+    notBefore: r['not_before'] === null ? undefined : String(r['not_before']),
+  };
+}
+
+function toKey(r: Row): ApiKeyRecord {
+  return {
+    id: String(r['id']),
+    name: String(r['name']),
+    hash: String(r['hash']),
+    scope: r['scope'] as 'admin' | 'client',
+    createdAt: String(r['created_at']),
+    revokedAt: r['revoked_at'] === null ? undefined : String(r['revoked_at']),
+    lastUsedAt: r['last_used_at'] === null ? undefined : String(r['last_used_at']),
+  };
+}
