@@ -1,0 +1,116 @@
+// The Fastify app, separate from the server so tests can build it with their own parts.
+// Order of concerns per request: request id -> auth -> rate limit -> idempotency -> route.
+import { createHash } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Logger } from 'pino';
+import { presentedKey } from './auth.ts';
+import type { Deps } from './deps.ts';
+import { ApiError, errorHandler } from './errors.ts';
+import { RateLimiter } from './rate-limit.ts';
+import { adminRoutes } from './routes/admin.ts';
+import { healthRoutes } from './routes/health.ts';
+import { jobRoutes } from './routes/jobs.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    idempotency: { owner: string; key: string } | undefined;
+  }
+}
+
+/** Paths anyone may call without a key. */
+const publicPaths = new Set(['/api/v1/health', '/health', '/openapi.json']);
+const isPublic = (url: string) => publicPaths.has(url.split('?')[0] ?? '') || url.startsWith('/docs');
+
+export interface AppOptions {
+  /** The process's pino logger; the app logs through it with request ids. */
+  logger?: Logger;
+  /** Extra route registrations (webhooks, files, docs...), each a plain function of the app. */
+  plugins?: ((app: FastifyInstance, deps: Deps) => void | Promise<void>)[];
+}
+
+export async function buildApp(deps: Deps, opts: AppOptions = {}): Promise<FastifyInstance> {
+  let counter = 0;
+  // Routes take the plain FastifyInstance; the TypeBox provider only adds compile-time inference.
+  const app: FastifyInstance = Fastify({
+    ...(opts.logger ? { loggerInstance: opts.logger as FastifyBaseLogger } : { logger: { level: deps.config.logLevel } }),
+    // Request ids are ours (never taken from a client header), short and sortable.
+    genReqId: () => `req_${Date.now().toString(36)}${(counter++).toString(36).padStart(4, '0')}`,
+    bodyLimit: 1024 * 1024,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>() as unknown as FastifyInstance;
+
+  app.decorateRequest('principal', undefined);
+  app.decorateRequest('idempotency', undefined);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((req, reply) => {
+    errorHandler(new ApiError(404, 'not_found', 'NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`), req, reply);
+  });
+
+  const limiter = new RateLimiter(deps.config.limits);
+  const sweep = setInterval(() => {
+    limiter.sweep();
+    deps.store.expireIdempotency(new Date(Date.now() - deps.config.idempotencyHours * 3_600_000).toISOString());
+  }, 60_000);
+  sweep.unref();
+  app.addHook('onClose', async () => clearInterval(sweep));
+
+  app.addHook('onRequest', async (req, reply) => {
+    void reply.header('x-request-id', req.id);
+    if (isPublic(req.url)) return;
+    req.principal = deps.keys.authenticate(presentedKey(req));
+    const rate = limiter.take(req.principal.keyId);
+    void reply.header('x-ratelimit-limit', String(rate.limit));
+    void reply.header('x-ratelimit-remaining', String(rate.remaining));
+    void reply.header('x-ratelimit-reset', String(rate.resetSeconds));
+    if (!rate.allowed) {
+      throw new ApiError(429, 'rate_limit_error', 'QUOTA_EXCEEDED', `rate limit exceeded: at most ${rate.limit} requests per ${rate.limit === deps.config.limits.perHour ? 'hour' : 'second'} for this key`, { field: 'X-API-Key', allowed: [rate.limit] }, { 'retry-after': String(rate.retryAfterSeconds) });
+    }
+  });
+
+  // Idempotency-Key on POST: same key + same body replays the first response; other body -> 422;
+  // a duplicate while the first is still running -> 409.
+  app.addHook('preHandler', async (req, reply) => {
+    if (req.method !== 'POST' || !req.principal) return;
+    const header = req.headers['idempotency-key'];
+    const key = Array.isArray(header) ? header[0] : header;
+    if (key === undefined) return;
+    if (!/^[\x21-\x7e]{1,255}$/.test(key)) throw new ApiError(400, 'validation_error', 'INVALID_REQUEST', 'Idempotency-Key must be 1 to 255 visible ASCII characters', { field: 'Idempotency-Key' });
+    const owner = req.principal.keyId;
+    const hash = bodyHash(req);
+    const prior = deps.store.idempotency(owner, key);
+    if (prior) {
+      if (prior.bodyHash !== hash) {
+        throw new ApiError(422, 'validation_error', 'IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request', { field: 'Idempotency-Key', value: key });
+      }
+      if (prior.statusCode === undefined) {
+        throw new ApiError(409, 'conflict', 'IDEMPOTENCY_IN_PROGRESS', 'a request with this Idempotency-Key is still being processed', { field: 'Idempotency-Key', value: key });
+      }
+      void reply.header('idempotent-replayed', 'true');
+      return reply.status(prior.statusCode).send(prior.response);
+    }
+    if (!deps.store.claimIdempotency(owner, key, hash)) {
+      throw new ApiError(409, 'conflict', 'IDEMPOTENCY_IN_PROGRESS', 'a request with this Idempotency-Key is still being processed', { field: 'Idempotency-Key', value: key });
+    }
+    req.idempotency = { owner, key };
+  });
+  app.addHook('onSend', async (req, reply, payload) => {
+    const idem = req.idempotency;
+    if (!idem) return payload;
+    req.idempotency = undefined;
+    if (reply.statusCode >= 500 || typeof payload !== 'string') deps.store.releaseIdempotency(idem.owner, idem.key);
+    else deps.store.completeIdempotency(idem.owner, idem.key, reply.statusCode, JSON.parse(payload) as unknown);
+    return payload;
+  });
+
+  // Plugins first: the OpenAPI generator must see every route registered after it.
+  for (const p of opts.plugins ?? []) await p(app, deps);
+  healthRoutes(app, deps);
+  jobRoutes(app, deps);
+  adminRoutes(app, deps);
+  return app;
+}
+
+function bodyHash(req: FastifyRequest): string {
+  return createHash('sha256').update(`${req.method} ${req.routeOptions.url ?? req.url}\n${JSON.stringify(req.body ?? null)}`).digest('hex');
+}

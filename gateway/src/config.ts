@@ -1,0 +1,74 @@
+// Configuration from the environment, read once at start. Every variable is documented in the README.
+import { resolve } from 'node:path';
+
+export interface Config {
+  port: number;
+  host: string;
+  storageRoot: string;
+  dataDir: string;
+  /** Raw keys accepted as given (hashed before storing). */
+  apiKeys: string[];
+  adminKeys: string[];
+  /** Local development only: any non-empty key is accepted and becomes its own owner. */
+  acceptAnyKey: boolean;
+  limits: {
+    perSecond: number;
+    perHour: number;
+    /** Jobs of one key running at once; more wait queued. */
+    concurrentJobs: number;
+    /** Jobs of one key waiting or running; past it a submission is refused with 429. */
+    queuedJobs: number;
+    /** Jobs running at once on this machine. */
+    globalJobs: number;
+  };
+  maxUploadBytes: number;
+  /** Webhook targets on private, loopback or link-local addresses are refused unless allowed. */
+  webhookAllowPrivate: boolean;
+  idempotencyHours: number;
+  ffmpegPath: string | undefined;
+  ffprobePath: string | undefined;
+  logLevel: string;
+  sseKeepAliveMs: number;
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, def: number, min = 0): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be a whole number >= ${min}, got '${raw}'`);
+  return n;
+}
+
+function list(v: string | undefined): string[] {
+  return (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+function bool(v: string | undefined): boolean {
+  return v !== undefined && /^(1|true|yes|on)$/i.test(v);
+}
+
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
+  return {
+    port: int(env, 'PORT', 8000),
+    host: env['HOST'] || '0.0.0.0',
+    storageRoot: resolve(env['KUBEFF_STORAGE_ROOT'] || './storage'),
+    dataDir: resolve(env['KUBEFF_DATA_DIR'] || './.kubeff'),
+    apiKeys: list(env['KUBEFF_API_KEYS']),
+    adminKeys: list(env['KUBEFF_ADMIN_KEYS']),
+    acceptAnyKey: bool(env['KUBEFF_DEV_ACCEPT_ANY_KEY']),
+    limits: {
+      perSecond: int(env, 'KUBEFF_RATE_LIMIT_PER_SECOND', 10, 1),
+      perHour: int(env, 'KUBEFF_RATE_LIMIT_PER_HOUR', 1000, 1),
+      concurrentJobs: int(env, 'KUBEFF_MAX_CONCURRENT_JOBS', 10, 1),
+      queuedJobs: int(env, 'KUBEFF_MAX_QUEUED_JOBS', 1000, 1),
+      globalJobs: int(env, 'KUBEFF_WORKERS', 2, 1),
+    },
+    maxUploadBytes: int(env, 'KUBEFF_MAX_UPLOAD_BYTES', 10 * 1024 ** 3, 1),
+    webhookAllowPrivate: bool(env['KUBEFF_WEBHOOK_ALLOW_PRIVATE']),
+    idempotencyHours: int(env, 'KUBEFF_IDEMPOTENCY_HOURS', 24, 1),
+    ffmpegPath: env['FFMPEG_PATH'] || undefined,
+    ffprobePath: env['FFPROBE_PATH'] || undefined,
+    logLevel: env['LOG_LEVEL'] || 'info',
+    sseKeepAliveMs: int(env, 'KUBEFF_SSE_KEEPALIVE_MS', 15_000, 100),
+  };
+}

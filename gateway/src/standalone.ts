@@ -1,0 +1,66 @@
+// Standalone mode assembled: embedded store, in-process bus, local runtime, the app. Used by the
+// server entrypoint and by tests, which pass their own configuration.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import pino, { type Logger } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import { LocalBus } from '../../operator/src/bus.ts';
+import { LocalRuntime } from '../../operator/src/local/runtime.ts';
+import { Store } from '../../operator/src/local/store.ts';
+import type { RetryPolicy } from '../../operator/src/retry.ts';
+import { LocalStorage } from '../../worker-image/src/storage.ts';
+import { toolsFromEnv } from '../../worker-image/src/tools.ts';
+import { buildApp, type AppOptions } from './app.ts';
+import { bootstrapKeys, keyService } from './auth.ts';
+import type { Config } from './config.ts';
+import type { Deps } from './deps.ts';
+
+const repo = join(import.meta.dirname, '..', '..');
+
+/** The worker as a child process: the bundle when built (fast start), else the TypeScript entry. */
+export function defaultWorkerCommand(): string[] {
+  const bundle = join(repo, 'worker-image', 'dist', 'kubeff-worker.mjs');
+  const entry = process.env['KUBEFF_WORKER_ENTRY'] || (existsSync(bundle) ? bundle : join(repo, 'worker-image', 'src', 'main.ts'));
+  return [process.execPath, entry];
+}
+
+export interface Standalone {
+  app: FastifyInstance;
+  deps: Deps;
+  /** Keys created on first start, to show once. */
+  bootstrap: { admin: string; client: string } | undefined;
+  close(): Promise<void>;
+}
+
+export async function startStandalone(config: Config, opts: { logger?: Logger; retry?: RetryPolicy; plugins?: AppOptions['plugins'] } = {}): Promise<Standalone> {
+  const log = opts.logger ?? pino({ level: config.logLevel });
+  const store = new Store(config.dataDir);
+  const bus = new LocalBus();
+  const tools = toolsFromEnv({ ...process.env, ...(config.ffmpegPath ? { FFMPEG_PATH: config.ffmpegPath } : {}), ...(config.ffprobePath ? { FFPROBE_PATH: config.ffprobePath } : {}) });
+  const runtime = new LocalRuntime({
+    store,
+    bus,
+    log: log.child({ component: 'runtime' }),
+    workerCommand: defaultWorkerCommand(),
+    storageRoot: config.storageRoot,
+    workDir: join(config.dataDir, 'work'),
+    limits: { global: config.limits.globalJobs, perOwner: () => config.limits.concurrentJobs },
+    ...(opts.retry ? { retry: opts.retry } : {}),
+    env: { FFMPEG_PATH: tools.ffmpeg, FFPROBE_PATH: tools.ffprobe },
+  });
+  const keys = keyService(store, { acceptAnyKey: config.acceptAnyKey });
+  const bootstrap = bootstrapKeys(store, keys, config);
+  const deps: Deps = { config, store, bus, runtime, keys, storage: new LocalStorage(config.storageRoot), tools };
+  const app = await buildApp(deps, { logger: log, ...(opts.plugins ? { plugins: opts.plugins } : {}) });
+  runtime.start();
+  return {
+    app,
+    deps,
+    bootstrap,
+    async close() {
+      await app.close();
+      await runtime.stop();
+      store.close();
+    },
+  };
+}
