@@ -19,7 +19,14 @@ import { toolsFromEnv } from './tools.ts';
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { spec: { type: 'string' }, result: { type: 'string' }, events: { type: 'string' }, 'job-id': { type: 'string' } },
+    options: {
+      spec: { type: 'string' },
+      result: { type: 'string' },
+      events: { type: 'string' },
+      'job-id': { type: 'string' },
+      // Local runtime: stdin is a pipe from the parent; its end means the parent died, so stop.
+      'exit-with-parent': { type: 'boolean' },
+    },
   });
   const env = process.env;
   const specText = values.spec ? await readFile(values.spec, 'utf8') : env['KUBEFF_SPEC'];
@@ -38,6 +45,11 @@ async function main(): Promise<number> {
   const sink = new JsonLinesSink(values.events ?? process.stdout);
   const abort = new AbortController();
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => abort.abort());
+  if (values['exit-with-parent']) {
+    process.stdin.on('end', () => abort.abort());
+    process.stdin.on('error', () => abort.abort());
+    process.stdin.resume();
+  }
 
   const { result, exitCode } = await runJob(spec, {
     jobId,
@@ -47,6 +59,11 @@ async function main(): Promise<number> {
     signal: abort.signal,
   });
   await sink.close();
+  // The lifeline has served its purpose; an open stdin would keep this process alive.
+  if (values['exit-with-parent']) {
+    process.stdin.removeAllListeners();
+    process.stdin.destroy();
+  }
   const resultPath = values.result ?? env['KUBEFF_RESULT_PATH'] ?? (existsSync('/dev/termination-log') ? '/dev/termination-log' : undefined);
   const text = JSON.stringify(result);
   if (resultPath) await writeFile(resultPath, text);

@@ -6,12 +6,14 @@ import { basename, dirname, join } from 'node:path';
 import type { OutputFile } from '@kubeff/crds';
 import { probe } from './probe.ts';
 
+// The process id keeps two attempts of one job apart (an orphaned worker cleaning up must never
+// remove the files of the attempt that replaced it).
 export function stagingFile(finalPath: string, jobId: string): string {
-  return join(dirname(finalPath), `.kubeff-partial-${jobId}-${basename(finalPath)}`);
+  return join(dirname(finalPath), `.kubeff-partial-${jobId}-${process.pid}-${basename(finalPath)}`);
 }
 
 export function stagingDir(finalDir: string, jobId: string): string {
-  return join(dirname(finalDir), `.kubeff-partial-${jobId}-${basename(finalDir)}`);
+  return join(dirname(finalDir), `.kubeff-partial-${jobId}-${process.pid}-${basename(finalDir)}`);
 }
 
 /** Moves a finished file into place (atomic on one filesystem). */

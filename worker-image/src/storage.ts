@@ -46,8 +46,10 @@ export class LocalStorage {
     const dir = opts.isDir ? host : dirname(host);
     await mkdir(dir, { recursive: true });
     const realDir = await realpath(dir);
-    this.assertInside(realDir, field, await realpath(this.root));
-    return opts.isDir ? realDir : join(realDir, host.slice(dir.length + 1));
+    // The file (or folder) itself must be inside the root; its parent may be the root.
+    const target = opts.isDir ? realDir : join(realDir, host.slice(dir.length + 1));
+    this.assertInside(target, field, await realpath(this.root));
+    return target;
   }
 
   private assertInside(p: string, field: string, root = this.root): void {

@@ -86,7 +86,12 @@ export class LocalRuntime {
     clearInterval(this.timer);
     const exits = [...this.running.values()].map((r) => new Promise<void>((resolve) => {
       if (r.child.exitCode !== null || r.child.signalCode !== null) return resolve();
-      r.child.once('close', () => resolve());
+      // A worker that ignores SIGTERM is killed after a grace period: shutdown always ends.
+      const kill = setTimeout(() => r.child.kill('SIGKILL'), 10_000);
+      r.child.once('close', () => {
+        clearTimeout(kill);
+        resolve();
+      });
       r.child.kill('SIGTERM');
     }));
     await Promise.all(exits);
@@ -136,9 +141,10 @@ export class LocalRuntime {
     if (!started) return;
     const resultPath = join(this.o.workDir, `${job.id}.${attempt}.result.json`);
     const [cmd, ...args] = this.o.workerCommand as [string, ...string[]];
-    const child = spawn(cmd, [...args, '--job-id', job.id, '--result', resultPath], {
+    // stdin stays open as a lifeline: if this process dies, the worker sees EOF and stops.
+    const child = spawn(cmd, [...args, '--job-id', job.id, '--result', resultPath, '--exit-with-parent'], {
       env: { ...process.env, ...this.o.env, KUBEFF_SPEC: JSON.stringify(job.spec), KUBEFF_STORAGE_ROOT: this.o.storageRoot, KUBEFF_JOB_ID: job.id },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
     const run: Running = { job: started, child, attempt, cancelRequested: false };
     this.running.set(job.id, run);

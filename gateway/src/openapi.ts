@@ -1,0 +1,120 @@
+// The OpenAPI 3.1 document, generated from the routes' own TypeBox schemas (so it cannot drift
+// from what the server validates and serializes), served at /openapi.json, with Swagger UI at
+// /docs. Both are public: the auth hook in app.ts lets /openapi.json and /docs* through.
+// Must run as a plugin (before the core routes are registered) so @fastify/swagger's onRoute
+// hook sees every route.
+import { readFileSync } from 'node:fs';
+import { STATUS_CODES } from 'node:http';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance, FastifySchema, RouteOptions } from 'fastify';
+import type { Deps } from './deps.ts';
+
+/** Requests without a key are accepted on these (kept in step with app.ts; a test checks it). */
+export const publicOperationPaths: readonly string[] = ['/api/v1/health', '/health', '/openapi.json'];
+const isPublicPath = (url: string) => publicOperationPaths.includes(url) || url.startsWith('/docs');
+
+/** Either scheme authenticates: the same key sent as X-API-Key or as a bearer token. */
+export const apiSecurity: Record<string, string[]>[] = [{ ApiKeyAuth: [] }, { bearerAuth: [] }];
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/**
+ * A value reduced to plain JSON. TypeBox 1.x marks its schemas with non-enumerable `~kind` and
+ * `~optional` properties; JSON.stringify drops them, but anything that walks own keys (YAML
+ * output, a client generator fed the in-memory object) would not. A JSON round trip is the
+ * simplest exact definition of "what a client sees", and runs once: the document is cached.
+ */
+export function plainJson<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
+
+/** `post /api/v1/jobs/:id/events` -> `postJobsIdEvents`: stable ids for generated clients. */
+export function operationId(method: string, url: string): string {
+  const words = url.replace(/^\/api\/v1(?=\/|$)/, '').split(/[/:_.-]+/).filter(Boolean);
+  return method.toLowerCase() + words.map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('');
+}
+
+/**
+ * Responses whose schema has no description get @fastify/swagger's "Default Response"; the
+ * status code's reason phrase ("Created", "Not Found") tells a reader more.
+ */
+function describeResponses<T>(doc: T): T {
+  const paths = (doc as { paths?: Record<string, Record<string, { responses?: Record<string, { description?: string }> }>> }).paths ?? {};
+  for (const item of Object.values(paths)) {
+    for (const op of Object.values(item)) {
+      for (const [code, res] of Object.entries(op.responses ?? {})) {
+        if (res.description === 'Default Response') res.description = STATUS_CODES[Number(code)] ?? res.description;
+      }
+    }
+  }
+  return doc;
+}
+
+const tags = [
+  { name: 'jobs', description: 'Create, follow and cancel media jobs (convert, stream, analyze, batch, estimate)' },
+  { name: 'files', description: 'Upload and download files in storage' },
+  { name: 'admin', description: 'API keys, statistics and cleanup; admin keys only' },
+  { name: 'system', description: 'Health, metrics and this document' },
+];
+
+export async function openapiPlugin(app: FastifyInstance, _deps: Deps): Promise<void> {
+  const version = packageVersion();
+  await app.register(swagger, {
+    mode: 'dynamic',
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'kubeff',
+        version,
+        description: 'FFmpeg as a REST API, compatible with the Rendiff API. Send an API key as `X-API-Key` or `Authorization: Bearer`.',
+        license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
+      },
+      // Relative: the document is right whatever host, port or proxy serves it.
+      servers: [{ url: '/', description: 'this server' }],
+      components: {
+        securitySchemes: {
+          ApiKeyAuth: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+          bearerAuth: { type: 'http', scheme: 'bearer', description: 'The API key as a bearer token' },
+        },
+      },
+      security: apiSecurity,
+      tags,
+    },
+    // 3.1 has `const`, but Swagger UI renders `enum` better; both mean the same to a validator.
+    convertConstToEnum: true,
+    transform: ({ schema, url, route }: { schema: FastifySchema; url: string; route: RouteOptions }) => {
+      const method = Array.isArray(route.method) ? String(route.method[0]) : String(route.method);
+      // A copy: the route's own schema object is also Fastify's validator input.
+      const s: Record<string, unknown> = { ...(schema as Record<string, unknown> | undefined) };
+      if (s['hide'] === true) return { schema: s as FastifySchema, url };
+      s['operationId'] ??= operationId(method, url);
+      // Every operation states its security: [] marks the public ones, so a client generator
+      // does not attach a key where none is read, and a reader sees what each call needs.
+      s['security'] ??= isPublicPath(url) ? [] : apiSecurity;
+      const admin = Array.isArray(s['tags']) && (s['tags'] as unknown[]).includes('admin');
+      if (admin && typeof s['description'] !== 'string') s['description'] = 'Requires an admin key; a client key gets 403 ACCESS_DENIED.';
+      return { schema: s as FastifySchema, url };
+    },
+    transformObject: (doc) => describeResponses(plainJson('openapiObject' in doc ? doc.openapiObject : doc.swaggerObject)),
+  });
+
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    uiConfig: { deepLinking: true, persistAuthorization: false, displayOperationId: false },
+    // The UI is a static page; its scripts are served from /docs/static, nothing from a CDN.
+    staticCSP: true,
+  });
+
+  app.get('/openapi.json', { schema: { hide: true } }, async (_req, reply) => {
+    void reply.header('cache-control', 'no-cache');
+    return app.swagger();
+  });
+}

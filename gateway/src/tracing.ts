@@ -1,0 +1,245 @@
+// OpenTelemetry tracing, off unless an OTLP endpoint is configured. Off means free: the SDK and
+// exporter are not even loaded (dynamic import), and no hook is added to the app. On, every
+// request becomes a server span (continuing an incoming W3C `traceparent`), exported in batches
+// over OTLP/HTTP (JSON), and `jobTraceContext()` gives the traceparent to store with a job and
+// hand to its worker as TRACEPARENT, so the worker's spans join the request's trace.
+import { readFileSync } from 'node:fs';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import {
+  ATTR_CLIENT_ADDRESS,
+  ATTR_ERROR_TYPE,
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_HTTP_ROUTE,
+  ATTR_NETWORK_PROTOCOL_VERSION,
+  ATTR_SERVICE_NAME,
+  ATTR_SERVICE_VERSION,
+  ATTR_URL_PATH,
+  ATTR_URL_SCHEME,
+  ATTR_USER_AGENT_ORIGINAL,
+} from '@opentelemetry/semantic-conventions';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Deps } from './deps.ts';
+
+export interface TracingConfig {
+  /** Full URL the spans are POSTed to (…/v1/traces). */
+  tracesUrl: string;
+  serviceName: string;
+}
+
+/**
+ * Tracing settings from the standard OpenTelemetry variables, or undefined when tracing is off:
+ * no endpoint set, OTEL_SDK_DISABLED=true, or OTEL_TRACES_EXPORTER=none.
+ */
+export function tracingConfig(env: NodeJS.ProcessEnv = process.env): TracingConfig | undefined {
+  if (/^true$/i.test(env['OTEL_SDK_DISABLED'] ?? '')) return undefined;
+  if ((env['OTEL_TRACES_EXPORTER'] ?? '').split(',').map((s) => s.trim()).includes('none')) return undefined;
+  const signal = env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT']?.trim();
+  const base = env['OTEL_EXPORTER_OTLP_ENDPOINT']?.trim();
+  // As the OTLP spec says: the per-signal URL is used as is, the base one gets /v1/traces.
+  const tracesUrl = signal || (base ? `${base.replace(/\/+$/, '')}/v1/traces` : undefined);
+  if (!tracesUrl) return undefined;
+  return { tracesUrl, serviceName: env['OTEL_SERVICE_NAME']?.trim() || 'kubeff-gateway' };
+}
+
+export interface Tracing {
+  config: TracingConfig;
+  tracer: Tracer;
+  /** Exports the spans still buffered. */
+  forceFlush(): Promise<void>;
+}
+
+interface Started extends Tracing {
+  shutdown(): Promise<void>;
+}
+
+// One provider per process: the OpenTelemetry API's globals (tracer provider, propagator,
+// context manager) can be set only once, so every app in the process shares it.
+let started: Promise<Started | undefined> | undefined;
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/**
+ * Starts tracing when configured (see tracingConfig) and returns it; undefined when not.
+ * Idempotent: a second call returns the provider already running. Call it early in the
+ * process (before the app is built) if other code should be traced from the start.
+ */
+export function startTracing(env: NodeJS.ProcessEnv = process.env): Promise<Tracing | undefined> {
+  if (started) return started;
+  const config = tracingConfig(env);
+  // Not cached when off, so a later call with tracing configured can still start it.
+  if (!config) return Promise.resolve(undefined);
+  started = (async () => {
+    const [{ NodeTracerProvider, BatchSpanProcessor }, { OTLPTraceExporter }, { resourceFromAttributes, detectResources, envDetector }] = await Promise.all([
+      import('@opentelemetry/sdk-trace-node'),
+      import('@opentelemetry/exporter-trace-otlp-http'),
+      import('@opentelemetry/resources'),
+    ]);
+    const version = packageVersion();
+    // OTEL_RESOURCE_ATTRIBUTES (envDetector) wins over our defaults.
+    const resource = resourceFromAttributes({ [ATTR_SERVICE_NAME]: config.serviceName, [ATTR_SERVICE_VERSION]: version }).merge(detectResources({ detectors: [envDetector] }));
+    // Headers, timeout and compression still come from OTEL_EXPORTER_OTLP_* as usual.
+    const exporter = new OTLPTraceExporter({ url: config.tracesUrl });
+    // Batching (delay and sizes from OTEL_BSP_*) keeps export off the request path.
+    const provider = new NodeTracerProvider({ resource, spanProcessors: [new BatchSpanProcessor(exporter)] });
+    // The default propagator is W3C trace-context (plus W3C baggage); the default context
+    // manager is AsyncLocalStorage, which context.with() in the hooks below relies on.
+    provider.register();
+    const tracer = provider.getTracer('kubeff-gateway', version);
+    return {
+      config,
+      tracer,
+      forceFlush: () => provider.forceFlush(),
+      shutdown: () => provider.shutdown(),
+    };
+  })();
+  return started;
+}
+
+/** Flushes and stops tracing and clears the globals, so it can be started again (tests). */
+export async function stopTracing(): Promise<void> {
+  const s = started;
+  started = undefined;
+  const t = await s;
+  if (!t) return;
+  try {
+    await t.shutdown();
+  } finally {
+    trace.disable();
+    propagation.disable();
+    context.disable();
+  }
+}
+
+interface RequestSpan {
+  span: Span;
+  ctx: Context;
+  jobId: string | undefined;
+  batchId: string | undefined;
+  ended: boolean;
+}
+
+// Keyed by request, so nothing is added to requests when tracing is off.
+const requestSpans = new WeakMap<FastifyRequest, RequestSpan>();
+
+/**
+ * The W3C traceparent of the request's span (or, without a request, of the active context), to
+ * store with a job and pass to its worker as TRACEPARENT. Undefined when tracing is off.
+ */
+export function jobTraceContext(req?: FastifyRequest): string | undefined {
+  const ctx = (req ? requestSpans.get(req)?.ctx : undefined) ?? context.active();
+  const carrier: Record<string, string> = {};
+  propagation.inject(ctx, carrier);
+  return carrier['traceparent'];
+}
+
+const idPattern = /^[A-Za-z0-9-]{1,64}$/;
+// Submit responses start with the new job's (or batch's) id: the response schemas list `id`
+// first, and fast-json-stringify writes properties in schema order. Matching the prefix avoids
+// parsing every response body.
+const createdPrefix = /^\{"(job|batch)":\{"id":"([A-Za-z0-9-]{1,64})"/;
+
+function startAttributes(req: FastifyRequest) {
+  const ua = req.headers['user-agent'];
+  return {
+    [ATTR_HTTP_REQUEST_METHOD]: req.method,
+    [ATTR_URL_PATH]: req.url.split('?')[0] ?? req.url,
+    [ATTR_URL_SCHEME]: req.protocol,
+    [ATTR_NETWORK_PROTOCOL_VERSION]: req.raw.httpVersion,
+    [ATTR_CLIENT_ADDRESS]: req.ip,
+    ...(req.routeOptions.url ? { [ATTR_HTTP_ROUTE]: req.routeOptions.url } : {}),
+    ...(typeof ua === 'string' ? { [ATTR_USER_AGENT_ORIGINAL]: ua } : {}),
+    'kubeff.request_id': String(req.id),
+  };
+}
+
+/** Job and batch ids named by the route's :id parameter. */
+function idsFromParams(req: FastifyRequest): { jobId: string | undefined; batchId: string | undefined } {
+  const route = req.routeOptions.url ?? '';
+  const id = (req.params as Record<string, unknown> | undefined)?.['id'];
+  const valid = typeof id === 'string' && idPattern.test(id) ? id : undefined;
+  return {
+    jobId: route.startsWith('/api/v1/jobs/:id') ? valid : undefined,
+    batchId: route.startsWith('/api/v1/batch/:id') ? valid : undefined,
+  };
+}
+
+export async function tracingPlugin(app: FastifyInstance, _deps: Deps): Promise<void> {
+  const tracing = await startTracing();
+  if (!tracing) return; // off: no hooks at all, so requests pay nothing
+  const { tracer } = tracing;
+
+  const begin = (req: FastifyRequest, startTime?: number): RequestSpan => {
+    const parent = propagation.extract(ROOT_CONTEXT, req.headers);
+    const route = req.routeOptions.url;
+    const span = tracer.startSpan(route ? `${req.method} ${route}` : req.method, { kind: SpanKind.SERVER, attributes: startAttributes(req), ...(startTime !== undefined ? { startTime } : {}) }, parent);
+    const state: RequestSpan = { span, ctx: trace.setSpan(parent, span), ...idsFromParams(req), ended: false };
+    requestSpans.set(req, state);
+    return state;
+  };
+
+  const end = (req: FastifyRequest, reply: FastifyReply): void => {
+    const state = requestSpans.get(req);
+    if (!state || state.ended) return;
+    state.ended = true; // once, whichever of onResponse or 'close' comes first
+    const { span } = state;
+    // raw.statusCode is what was written, also for hijacked replies (SSE).
+    const status = reply.raw.statusCode;
+    span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, status);
+    if (state.jobId) span.setAttribute('kubeff.job.id', state.jobId);
+    if (state.batchId) span.setAttribute('kubeff.batch.id', state.batchId);
+    if (req.principal) span.setAttribute('kubeff.key.id', req.principal.keyId);
+    // Server spans: a 4xx is the client's mistake, not this server's error (HTTP semconv).
+    if (status >= 500) {
+      span.setAttribute(ATTR_ERROR_TYPE, String(status));
+      span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    if (!reply.raw.writableFinished && !reply.sent) span.setAttribute('kubeff.aborted', true);
+    span.end();
+  };
+
+  // Runs after the auth hook of app.ts (hooks run in order of registration): a request refused
+  // there gets its span in onResponse below instead, back-dated to its arrival.
+  app.addHook('onRequest', (req, reply, done) => {
+    const state = begin(req);
+    // Hijacked replies (SSE) and aborted requests may never reach onResponse.
+    reply.raw.once('close', () => end(req, reply));
+    context.with(state.ctx, done);
+  });
+  // Body parsing runs in the socket's async context, which loses the span: restore it, so the
+  // handler (and jobTraceContext() without arguments) runs inside the request's span.
+  app.addHook('preHandler', (req, _reply, done) => {
+    const state = requestSpans.get(req);
+    if (state) context.with(state.ctx, done);
+    else done();
+  });
+  app.addHook('onError', (req, _reply, err, done) => {
+    const code = (err as { statusCode?: unknown }).statusCode;
+    if (typeof code !== 'number' || code >= 500) requestSpans.get(req)?.span.recordException(err);
+    done();
+  });
+  app.addHook('onSend', (req, reply, payload, done) => {
+    const state = requestSpans.get(req);
+    if (state && reply.statusCode === 201 && typeof payload === 'string') {
+      const m = createdPrefix.exec(payload);
+      if (m?.[1] === 'job') state.jobId = m[2];
+      else if (m?.[1] === 'batch') state.batchId = m[2];
+    }
+    done(null, payload);
+  });
+  app.addHook('onResponse', (req, reply, done) => {
+    if (!requestSpans.has(req)) begin(req, Date.now() - reply.elapsedTime);
+    end(req, reply);
+    done();
+  });
+  app.addHook('onClose', async () => {
+    await stopTracing();
+  });
+}
