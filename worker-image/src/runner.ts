@@ -29,8 +29,10 @@ export function runStep(step: FfmpegStep, hooks: RunHooks, signal?: AbortSignal)
     let killTimer: NodeJS.Timeout | undefined;
 
     const onAbort = () => {
-      // FFmpeg stops cleanly on SIGTERM; SIGKILL if it does not within the grace period.
-      child.kill('SIGTERM');
+      // A cancelled job's output is thrown away, so there is nothing for FFmpeg to finish:
+      // SIGKILL stops it at once (on SIGTERM, encoders with deep lookahead such as x265 keep
+      // flushing frames for seconds).
+      child.kill('SIGKILL');
       killTimer = setTimeout(() => child.kill('SIGKILL'), killGraceMs);
     };
     signal?.addEventListener('abort', onAbort, { once: true });

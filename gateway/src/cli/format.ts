@@ -72,7 +72,8 @@ export function table(header: string[], rows: string[][]): string {
 function describeOutput(o: OutputFileView): string {
   const facts: string[] = [];
   if (o.role && o.role !== 'media') facts.push(o.role);
-  if (o.format) facts.push(o.format);
+  // ffprobe's format names come as lists ("mov,mp4,m4a,..."): the path's extension says it better.
+  if (o.format && !o.format.includes(',')) facts.push(o.format);
   const codecs = [o.videoCodec, o.audioCodec].filter(Boolean).join('/');
   if (codecs) facts.push(codecs);
   if (o.width && o.height) facts.push(`${o.width}x${o.height}`);
@@ -104,7 +105,7 @@ export function describeJob(j: JobView): string {
   if (j.input) lines.push(`  input:   ${j.input}`);
   const outputs = j.outputs ?? [];
   if (outputs.length > 0) for (const o of outputs) lines.push(`  output:  ${describeOutput(o)}`);
-  else if (j.output) lines.push(`  output:  ${j.output}${j.status === 'completed' ? '' : ' (planned)'}`);
+  else if (j.output) lines.push(`  output:  ${j.output}${j.status === 'completed' ? '' : j.status === 'failed' || j.status === 'cancelled' ? ' (not written)' : ' (planned)'}`);
   const m = j.metrics;
   if (m) {
     const parts: string[] = [];

@@ -322,11 +322,10 @@ function showEvent(r: ProgressReporter, e: SseEvent): void {
       return;
     }
     case 'complete':
-      r.progress({ percentage: 100, stage: 'completed' });
-      return;
     case 'error':
     case 'cancelled':
-      r.note(`status ${e.event === 'error' ? 'failed' : 'cancelled'}`);
+      r.done();
+      r.note(`status ${e.event === 'complete' ? 'completed' : e.event === 'error' ? 'failed' : 'cancelled'}`);
       return;
     default:
       return;

@@ -107,7 +107,8 @@ export class ProgressReporter {
   private draw(p: ProgressData): void {
     const pct = Math.min(100, Math.max(0, p.percentage ?? 0));
     const text = describeProgress(p);
-    const width = Math.max(10, Math.min(40, (this.o.columns ?? 80) - text.length - 4));
+    // A width that does not follow the text's length, so the bar does not jump as numbers change.
+    const width = Math.max(10, Math.min(40, (this.o.columns ?? 80) - 52));
     const full = Math.round((pct / 100) * width);
     const bar = `[${'#'.repeat(full)}${'-'.repeat(width - full)}] ${text}`;
     // \r + erase line redraws in place; the bar is cut to the width so it never wraps.

@@ -1,0 +1,88 @@
+// The OpenAPI document is plain JSON: TypeBox 1.x marks its schemas with hidden `~kind` /
+// `~optional` properties, which must not reach the document (YAML output and client generators
+// walk own keys, not only enumerable ones).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Type from 'typebox';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configFromEnv } from '../../gateway/src/config.ts';
+import { operationId, openapiPlugin, plainJson } from '../../gateway/src/openapi.ts';
+import { startStandalone, type Standalone } from '../../gateway/src/standalone.ts';
+
+/** Every place in a value that JSON would not carry over exactly, as a path and a reason. */
+function nonJson(value: unknown, path = '$'): string[] {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return [];
+  if (typeof value === 'number') return Number.isFinite(value) ? [] : [`${path}: non-finite number`];
+  if (typeof value !== 'object') return [`${path}: ${typeof value}`];
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) return [`${path}: not a plain object`];
+  const out: string[] = [];
+  for (const key of Reflect.ownKeys(value)) {
+    if (typeof key === 'symbol') {
+      out.push(`${path}: symbol key ${String(key)}`);
+      continue;
+    }
+    if (Array.isArray(value) && key === 'length') continue;
+    const desc = Object.getOwnPropertyDescriptor(value, key);
+    if (!desc?.enumerable) out.push(`${path}.${key}: hidden property`);
+    else if (key.startsWith('~')) out.push(`${path}.${key}: TypeBox marker`);
+    else if (!('value' in desc)) out.push(`${path}.${key}: accessor`);
+    else out.push(...nonJson(desc.value, `${path}.${key}`));
+  }
+  return out;
+}
+
+describe('plainJson', () => {
+  it('drops the hidden markers a TypeBox schema carries', () => {
+    const schema = Type.Object({ a: Type.Optional(Type.String()), b: Type.Union([Type.Literal('x'), Type.Null()]) });
+    expect(nonJson(schema).length, 'TypeBox 1.x still marks its schemas; if this fails, the transform may be unnecessary').toBeGreaterThan(0);
+    const plain = plainJson(schema);
+    expect(nonJson(plain)).toEqual([]);
+    expect(plain).toEqual({ type: 'object', required: ['b'], properties: { a: { type: 'string' }, b: { anyOf: [{ type: 'string', const: 'x' }, { type: 'null' }] } } });
+  });
+});
+
+describe('operationId', () => {
+  it.each([
+    ['POST', '/api/v1/convert', 'postConvert'],
+    ['GET', '/api/v1/jobs/:id/events', 'getJobsIdEvents'],
+    ['DELETE', '/api/v1/admin/keys/:id', 'deleteAdminKeysId'],
+    ['GET', '/metrics', 'getMetrics'],
+  ])('names %s %s as %s', (method, url, id) => {
+    expect(operationId(method, url)).toBe(id);
+  });
+});
+
+describe('the generated document', () => {
+  let s: Standalone;
+  const dirs = [mkdtempSync(join(tmpdir(), 'kubeff-oa-')), mkdtempSync(join(tmpdir(), 'kubeff-oa-data-'))] as const;
+  beforeAll(async () => {
+    s = await startStandalone(configFromEnv({ PORT: '0', KUBEFF_STORAGE_ROOT: dirs[0], KUBEFF_DATA_DIR: dirs[1], KUBEFF_API_KEYS: 'ck', KUBEFF_ADMIN_KEYS: 'ak', LOG_LEVEL: 'warn' }), { plugins: [openapiPlugin] });
+    await s.app.ready();
+  });
+  afterAll(async () => {
+    await s.close();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('has no symbol keys, hidden properties, TypeBox markers or non-JSON values', () => {
+    const doc = s.app.swagger();
+    expect(nonJson(doc)).toEqual([]);
+    expect(JSON.parse(JSON.stringify(doc))).toEqual(doc);
+  });
+
+  it('is served byte for byte as the JSON of that document', async () => {
+    const res = await s.app.inject({ url: '/openapi.json' });
+    expect(res.statusCode).toBe(200);
+    expect(res.body).not.toContain('"~');
+    expect(JSON.parse(res.body)).toEqual(s.app.swagger());
+  });
+
+  it('renders as YAML at /docs/yaml without TypeBox markers', async () => {
+    const res = await s.app.inject({ url: '/docs/yaml' });
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toMatch(/^openapi: 3\.1\.0$/m);
+    expect(res.body).not.toMatch(/~kind|~optional/);
+  });
+});
