@@ -20,8 +20,5 @@ fi
 if [ ! -f worker-image/dist/kubeff-worker.mjs ] || [ -n "$(find worker-image/src crds/src -newer worker-image/dist/kubeff-worker.mjs -name '*.ts' -print -quit)" ]; then
   npm run --silent build >&2
 fi
-# Until the gateway (HTTP API) lands, the service is the worker: it runs one MediaJob spec.
-# npm runs scripts in the project folder; relative paths in the arguments are the caller's.
-repo=$PWD
-cd "${INIT_CWD:-$repo}"
-exec "$repo/node_modules/.bin/node" "$repo/worker-image/dist/kubeff-worker.mjs" "$@"
+# The service: the whole API on this machine (standalone mode), port 8000 unless PORT is set.
+exec node_modules/.bin/node gateway/src/server.ts

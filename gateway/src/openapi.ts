@@ -109,8 +109,11 @@ export async function openapiPlugin(app: FastifyInstance, _deps: Deps): Promise<
   await app.register(swaggerUi, {
     routePrefix: '/docs',
     uiConfig: { deepLinking: true, persistAuthorization: false, displayOperationId: false },
-    // The UI is a static page; its scripts are served from /docs/static, nothing from a CDN.
+    // The UI's scripts and styles come from /docs/static (nothing from a CDN), so a strict CSP
+    // fits; but not its `upgrade-insecure-requests`, which would break the page on the plain
+    // HTTP that in-cluster and local deployments serve.
     staticCSP: true,
+    transformStaticCSP: (header) => header.replace(/\s*upgrade-insecure-requests;?/, ''),
   });
 
   app.get('/openapi.json', { schema: { hide: true } }, async (_req, reply) => {

@@ -201,7 +201,8 @@ export async function tracingPlugin(app: FastifyInstance, _deps: Deps): Promise<
       span.setAttribute(ATTR_ERROR_TYPE, String(status));
       span.setStatus({ code: SpanStatusCode.ERROR });
     }
-    if (!reply.raw.writableFinished && !reply.sent) span.setAttribute('kubeff.aborted', true);
+    // Closed before the response was ended: the client left (an SSE stream usually ends so).
+    if (!reply.raw.writableEnded) span.setAttribute('kubeff.aborted', true);
     span.end();
   };
 

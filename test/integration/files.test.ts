@@ -312,6 +312,18 @@ describe('upload', () => {
     expect(statSync(host(srv, '/storage/input/admin.mp4')).size).toBe(mp4.length);
   });
 
+  it('replays a retried upload with the same Idempotency-Key, and refuses the key for another target (422)', async () => {
+    const first = await uploadBuffer(srv, keys.adm, mp4, { path: '/storage/idem/a.mp4' }, { 'idempotency-key': 'upload-1' });
+    const firstBody = (await first.json()) as Uploaded;
+    expect(first.status).toBe(201);
+    const retry = await uploadBuffer(srv, keys.adm, mp4, { path: '/storage/idem/a.mp4' }, { 'idempotency-key': 'upload-1' });
+    expect(retry.status).toBe(201);
+    expect(retry.headers.get('idempotent-replayed')).toBe('true');
+    expect(await retry.json()).toEqual(firstBody);
+    await expectError(await uploadBuffer(srv, keys.adm, mp4, { path: '/storage/idem/b.mp4' }, { 'idempotency-key': 'upload-1' }), 422, 'Idempotency-Key', 'IDEMPOTENCY_KEY_REUSED');
+    expect(tree(host(srv, '/storage/idem'))).toEqual(['a.mp4']);
+  });
+
   it('needs a key', async () => {
     const res = await fetch(filesUrl(srv, {}), { method: 'POST', headers: { 'content-type': 'video/mp4' }, body: mp4 });
     await expectError(res, 401, 'X-API-Key', 'UNAUTHORIZED');

@@ -186,6 +186,9 @@ describe('Swagger UI', () => {
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/html/);
     expect(res.body).toMatch(/swagger/i);
+    // A strict CSP, minus upgrade-insecure-requests, which would break the page on plain HTTP.
+    expect(res.headers['content-security-policy']).toMatch(/script-src 'self'/);
+    expect(res.headers['content-security-policy']).not.toMatch(/upgrade-insecure-requests/);
     const init = await gw.app.inject({ url: '/docs/static/swagger-initializer.js' });
     expect(init.statusCode).toBe(200);
   });
@@ -393,6 +396,7 @@ describe('tracing', () => {
       expect(jobSpan && attr(jobSpan, 'http.response.status_code')).toBe(404);
       expect(jobSpan && attr(jobSpan, 'kubeff.job.id')).toBe(jobId);
       expect(jobSpan && attr(jobSpan, 'url.path')).toBe(`/api/v1/jobs/${jobId}`);
+      expect(jobSpan && attr(jobSpan, 'kubeff.aborted')).toBeUndefined();
 
       // Refused by the auth hook before the tracing hook ran: still one span, with its status.
       const refusedSpan = spans.find((s) => s.name === 'GET /api/v1/jobs');

@@ -94,8 +94,22 @@ describe('SseParser', () => {
     const parser = new SseParser();
     expect(parser.push('id: 1\nevent: progress\ndata: {"percentage":10}\n')).toEqual([]);
     parser.reset();
-    // The next connection starts clean: nothing of the cut event leaks into the next one.
-    expect(parser.push('data: fresh\n\n')).toEqual([{ id: '1', event: 'message', data: 'fresh' }]);
+    // The next connection starts clean: nothing of the cut event (not even its id) leaks into the next one.
+    expect(parser.push('data: fresh\n\n')).toEqual([{ id: '', event: 'message', data: 'fresh' }]);
+  });
+
+  it('moves the resume point only when an event is complete, so a cut event is asked for again', () => {
+    const parser = new SseParser();
+    parser.push('id: 2\ndata: two\n\nid: 3\nevent: progress\n');
+    expect(parser.lastEventId).toBe('2');
+    parser.reset();
+    expect(parser.lastEventId).toBe('2');
+    expect(parser.push('data: three\n\n')).toEqual([{ id: '2', event: 'message', data: 'three' }]);
+  });
+
+  it('starts from a given resume point', () => {
+    const parser = new SseParser('41');
+    expect(parser.push('data: x\n\n')).toEqual([{ id: '41', event: 'message', data: 'x' }]);
   });
 
   it('strips a byte order mark at the start of a stream', () => {

@@ -27,8 +27,19 @@ export class JsonLinesSink implements EventSink {
       this.out = target;
     }
   }
+  private broken = false;
+
   emit(event: WorkerEvent): void {
+    if (this.broken) return;
     this.out.write(`${JSON.stringify(event)}\n`);
+  }
+
+  /** Called once the reader is gone (EPIPE): events are dropped, the job's own work goes on. */
+  onBroken(fn: () => void): void {
+    this.out.on('error', () => {
+      this.broken = true;
+      fn();
+    });
   }
   close(): Promise<void> {
     const owned = this.owned;

@@ -46,6 +46,8 @@ async function main(): Promise<number> {
   const abort = new AbortController();
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => abort.abort());
   if (values['exit-with-parent']) {
+    // A dead parent also shows as EPIPE on the events pipe: stop (and clean up) rather than crash.
+    sink.onBroken(() => abort.abort());
     process.stdin.on('end', () => abort.abort());
     process.stdin.on('error', () => abort.abort());
     process.stdin.resume();

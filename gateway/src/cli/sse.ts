@@ -13,10 +13,17 @@ export interface SseEvent {
 }
 
 export class SseParser {
-  /** Last `id:` seen; sent back as Last-Event-ID when reconnecting. */
-  lastEventId = '';
+  /**
+   * The id of the last dispatched event; sent back as Last-Event-ID when reconnecting. An `id:`
+   * line takes effect only once its event is complete: resuming after the id of an event that was
+   * cut off by the drop would skip that event.
+   */
+  lastEventId: string;
   /** Reconnection delay the server asked for with `retry:`, if any. */
   retryMs: number | undefined;
+
+  /** The `id:` of the event being received, committed to lastEventId at its blank line. */
+  private idBuffer: string;
 
   private readonly decoder = new TextDecoder('utf-8');
   private buffer = '';
@@ -25,6 +32,11 @@ export class SseParser {
   private bomChecked = false;
   private eventType = '';
   private data: string[] = [];
+
+  constructor(lastEventId = '') {
+    this.lastEventId = lastEventId;
+    this.idBuffer = lastEventId;
+  }
 
   /** Feeds raw bytes; a multi-byte character split across chunks is decoded once whole. */
   pushBytes(chunk: Uint8Array): SseEvent[] {
@@ -76,6 +88,7 @@ export class SseParser {
     this.bomChecked = false;
     this.eventType = '';
     this.data = [];
+    this.idBuffer = this.lastEventId;
   }
 
   private line(line: string): SseEvent | undefined {
@@ -94,7 +107,7 @@ export class SseParser {
         break;
       case 'id':
         // An id with NUL is ignored by the spec (it could not be sent back in a header).
-        if (!value.includes('\0')) this.lastEventId = value;
+        if (!value.includes('\0')) this.idBuffer = value;
         break;
       case 'retry':
         if (/^\d+$/.test(value)) this.retryMs = Number(value);
@@ -106,6 +119,7 @@ export class SseParser {
   }
 
   private dispatch(): SseEvent | undefined {
+    this.lastEventId = this.idBuffer;
     const type = this.eventType;
     const data = this.data;
     this.eventType = '';
@@ -159,8 +173,7 @@ function transient(status: number): boolean {
  * the connection drops or the stream ends early. Resolves with the final event.
  */
 export async function followEvents(o: FollowOptions): Promise<SseEvent> {
-  const parser = new SseParser();
-  if (o.lastEventId) parser.lastEventId = o.lastEventId;
+  const parser = new SseParser(o.lastEventId);
   const maxRetries = o.maxRetries ?? 5;
   const idleMs = o.idleTimeoutMs ?? 60_000;
   let failures = 0;
