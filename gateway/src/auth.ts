@@ -78,6 +78,10 @@ export function keyService(store: Store, opts: { acceptAnyKey: boolean }): KeySe
     rotate(id) {
       const cur = store.keyById(id);
       if (!cur || cur.revokedAt) throw ApiError.notFound('API key');
+      if (id.startsWith('env-')) {
+        // Its secret lives in the server's environment; a new one would be forgotten on restart.
+        throw new ApiError(400, 'validation_error', 'INVALID_REQUEST', 'this key comes from KUBEFF_API_KEYS/KUBEFF_ADMIN_KEYS: change it there, or create a new key and revoke this one', { field: 'id', value: id });
+      }
       // Same id (so its jobs stay its own), new secret; the old secret stops working at once.
       const key = `kff_${id}_${randomBytes(24).toString('base64url')}`;
       store.updateKey(id, { hash: hashKey(key) });
@@ -101,7 +105,8 @@ export function keyService(store: Store, opts: { acceptAnyKey: boolean }): KeySe
 export function bootstrapKeys(store: Store, keys: KeyService, cfg: { apiKeys: string[]; adminKeys: string[] }): { admin: string; client: string } | undefined {
   const add = (raw: string, scope: 'admin' | 'client') => {
     const hash = hashKey(raw);
-    if (store.keyByHash(hash)) return;
+    // Already known, or known and since revoked: a revocation survives restarts.
+    if (store.keyByHash(hash) || store.keyById(`env-${hash.slice(0, 12)}`)) return;
     store.insertKey({ id: `env-${hash.slice(0, 12)}`, name: `${scope} key from environment`, hash, scope, createdAt: new Date().toISOString(), revokedAt: undefined, lastUsedAt: undefined });
   };
   for (const k of cfg.adminKeys) add(k, 'admin');

@@ -61,7 +61,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
       perHour: int(env, 'KUBEFF_RATE_LIMIT_PER_HOUR', 1000, 1),
       concurrentJobs: int(env, 'KUBEFF_MAX_CONCURRENT_JOBS', 10, 1),
       queuedJobs: int(env, 'KUBEFF_MAX_QUEUED_JOBS', 1000, 1),
-      globalJobs: int(env, 'KUBEFF_WORKERS', 2, 1),
+      // 0 accepts and queues jobs without running any (maintenance, benchmarks of the API alone).
+      globalJobs: int(env, 'KUBEFF_WORKERS', 2, 0),
     },
     maxUploadBytes: int(env, 'KUBEFF_MAX_UPLOAD_BYTES', 10 * 1024 ** 3, 1),
     webhookAllowPrivate: bool(env['KUBEFF_WEBHOOK_ALLOW_PRIVATE']),

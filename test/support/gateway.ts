@@ -18,7 +18,7 @@ export interface TestGateway {
   stop(): Promise<void>;
 }
 
-export async function startGateway(env: Record<string, string> = {}, opts: { retry?: RetryPolicy; storage?: StorageRoot; dataDir?: string; plugins?: Parameters<typeof startStandalone>[1]['plugins'] } = {}): Promise<TestGateway> {
+export async function startGateway(env: Record<string, string> = {}, opts: { retry?: RetryPolicy; storage?: StorageRoot; dataDir?: string; plugins?: NonNullable<Parameters<typeof startStandalone>[1]>['plugins'] } = {}): Promise<TestGateway> {
   const storage = opts.storage ?? makeStorage('kubeff-gw-');
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'kubeff-data-'));
   const keys = { client: 'client-key-aaaaaaaaaaaa', other: 'client-key-bbbbbbbbbbbb', admin: 'admin-key-cccccccccccc' };

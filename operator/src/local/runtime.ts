@@ -43,6 +43,7 @@ export class LocalRuntime {
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;
   private ticking = false;
+  private tickScheduled = false;
 
   constructor(options: LocalRuntimeOptions) {
     this.o = { retry: defaultRetryPolicy, tickMs: 500, ...options };
@@ -60,7 +61,7 @@ export class LocalRuntime {
   submit(job: JobRecord): void {
     this.o.store.createJob(job);
     this.emit(job.id, 'queued', { status: 'queued', priority: job.priority });
-    queueMicrotask(() => this.tick());
+    this.scheduleTick();
   }
 
   /** Cancels a job; a running one has its worker stopped (SIGTERM: FFmpeg stops, partials go). */
@@ -117,8 +118,20 @@ export class LocalRuntime {
     }
   }
 
+  /** Many submissions in a burst share one admission pass. */
+  private scheduleTick(): void {
+    if (this.tickScheduled) return;
+    this.tickScheduled = true;
+    setImmediate(() => {
+      this.tickScheduled = false;
+      this.tick();
+    });
+  }
+
   private tick(): void {
     if (this.stopping || this.ticking) return;
+    // No free slot: nothing to admit, so no need to read the queue.
+    if (this.running.size >= this.o.limits.global) return;
     this.ticking = true;
     try {
       const t = now();
@@ -173,7 +186,7 @@ export class LocalRuntime {
         log.error({ err }, 'recording the worker result failed');
       }
       rmSync(resultPath, { force: true });
-      queueMicrotask(() => this.tick());
+      this.scheduleTick();
     });
   }
 
@@ -189,7 +202,7 @@ export class LocalRuntime {
     switch (e.type) {
       case 'progress':
         this.o.store.updateStatus(id, dropUndefined({ progress: e.percentage, stage: e.stage, fps: e.fps, speed: e.speed, etaSeconds: e.etaSeconds }));
-        this.emit(id, 'progress', dropUndefined({ percentage: e.percentage, stage: e.stage, fps: e.fps, speed: e.speed, eta_seconds: e.etaSeconds }), e.time);
+        this.emit(id, 'progress', dropUndefined({ percentage: e.percentage, stage: e.stage, fps: e.fps, speed: e.speed, eta_seconds: e.etaSeconds, time: e.time }), e.time);
         break;
       case 'stage':
         this.o.store.updateStatus(id, { stage: e.stage });

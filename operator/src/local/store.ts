@@ -3,7 +3,7 @@
 // webhook deliveries, in one SQLite file (node:sqlite, no native module to build).
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
+import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
 import type { MediaJobSpec } from '../../../crds/src/spec.ts';
 import type { MediaJobStatus, Phase } from '../../../crds/src/status.ts';
 import type { Priority, QueuedJob } from '../admission.ts';
@@ -66,6 +66,7 @@ create table if not exists jobs (
 );
 create index if not exists jobs_owner_created on jobs(owner, created_at);
 create index if not exists jobs_phase on jobs(phase);
+create index if not exists jobs_owner_phase on jobs(owner, phase);
 create index if not exists jobs_batch on jobs(batch_id);
 create table if not exists events (
   job_id text not null,
@@ -132,6 +133,18 @@ export class Store {
     this.db.exec(schema);
   }
 
+  private readonly statements = new Map<string, StatementSync>();
+
+  /** Prepared statements are cached: preparing costs more than running most of these queries. */
+  private q(sql: string): StatementSync {
+    let st = this.statements.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
+
   close(): void {
     this.db.close();
   }
@@ -152,13 +165,13 @@ export class Store {
   // Jobs
 
   createJob(rec: JobRecord): void {
-    this.db
-      .prepare('insert into jobs (id, owner, spec, status, phase, priority, priority_rank, created_at, updated_at, batch_id, not_before) values (?,?,?,?,?,?,?,?,?,?,?)')
+    this
+      .q('insert into jobs (id, owner, spec, status, phase, priority, priority_rank, created_at, updated_at, batch_id, not_before) values (?,?,?,?,?,?,?,?,?,?,?)')
       .run(rec.id, rec.owner, JSON.stringify(rec.spec), JSON.stringify(rec.status), rec.status.phase, rec.priority, rank[rec.priority], rec.createdAt, rec.updatedAt, rec.batchId ?? null, rec.notBefore ?? null);
   }
 
   getJob(id: string): JobRecord | undefined {
-    const row = this.db.prepare('select * from jobs where id = ?').get(id) as Row | undefined;
+    const row = this.q('select * from jobs where id = ?').get(id) as Row | undefined;
     return row ? toJob(row) : undefined;
   }
 
@@ -178,11 +191,11 @@ export class Store {
       args.push(q.batchId);
     }
     const w = where.length ? `where ${where.join(' and ')}` : '';
-    const total = Number((this.db.prepare(`select count(*) as n from jobs ${w}`).get(...args) as Row)['n']);
+    const total = Number((this.q(`select count(*) as n from jobs ${w}`).get(...args) as Row)['n']);
     // Column and direction come from closed enums, never from the client's text.
     const column = q.sort === 'priority' ? 'priority_rank' : q.sort;
     const dir = q.order === 'asc' ? 'asc' : 'desc';
-    const rows = this.db.prepare(`select * from jobs ${w} order by ${column} ${dir}, id ${dir} limit ? offset ?`).all(...args, q.limit, q.offset) as Row[];
+    const rows = this.q(`select * from jobs ${w} order by ${column} ${dir}, id ${dir} limit ? offset ?`).all(...args, q.limit, q.offset) as Row[];
     return { jobs: rows.map(toJob), total };
   }
 
@@ -199,32 +212,32 @@ export class Store {
       const status = { ...cur.status, ...patch, phase: to };
       const now = new Date().toISOString();
       const notBefore = extra.notBefore === undefined ? (cur.notBefore ?? null) : extra.notBefore;
-      this.db.prepare('update jobs set status = ?, phase = ?, updated_at = ?, not_before = ? where id = ?').run(JSON.stringify(status), to, now, notBefore, id);
+      this.q('update jobs set status = ?, phase = ?, updated_at = ?, not_before = ? where id = ?').run(JSON.stringify(status), to, now, notBefore, id);
       return { ...cur, status, updatedAt: now, notBefore: notBefore ?? undefined };
     });
   }
 
   queuedJobs(): (QueuedJob & { notBefore: string | undefined })[] {
-    const rows = this.db.prepare("select id, owner, priority, created_at, not_before from jobs where phase = 'queued'").all() as Row[];
+    const rows = this.q("select id, owner, priority, created_at, not_before from jobs where phase = 'queued'").all() as Row[];
     return rows.map((r) => ({ id: String(r['id']), owner: String(r['owner']), priority: r['priority'] as Priority, createdAt: String(r['created_at']), notBefore: r['not_before'] ? String(r['not_before']) : undefined }));
   }
 
   jobsInPhase(phase: Phase): JobRecord[] {
-    return (this.db.prepare('select * from jobs where phase = ?').all(phase) as Row[]).map(toJob);
+    return (this.q('select * from jobs where phase = ?').all(phase) as Row[]).map(toJob);
   }
 
   countActive(owner: string): number {
-    return Number((this.db.prepare("select count(*) as n from jobs where owner = ? and phase in ('queued','processing')").get(owner) as Row)['n']);
+    return Number((this.q("select count(*) as n from jobs where owner = ? and phase in ('queued','processing')").get(owner) as Row)['n']);
   }
 
   deleteJobsBefore(before: string, phases: readonly Phase[]): string[] {
     const marks = phases.map(() => '?').join(',');
     return this.tx(() => {
-      const ids = (this.db.prepare(`select id from jobs where updated_at < ? and phase in (${marks})`).all(before, ...phases) as Row[]).map((r) => String(r['id']));
+      const ids = (this.q(`select id from jobs where updated_at < ? and phase in (${marks})`).all(before, ...phases) as Row[]).map((r) => String(r['id']));
       for (const id of ids) {
-        this.db.prepare('delete from events where job_id = ?').run(id);
-        this.db.prepare('delete from webhook_deliveries where job_id = ?').run(id);
-        this.db.prepare('delete from jobs where id = ?').run(id);
+        this.q('delete from events where job_id = ?').run(id);
+        this.q('delete from webhook_deliveries where job_id = ?').run(id);
+        this.q('delete from jobs where id = ?').run(id);
       }
       return ids;
     });
@@ -232,66 +245,66 @@ export class Store {
 
   stats(): Record<Phase, number> {
     const out: Record<Phase, number> = { queued: 0, processing: 0, completed: 0, failed: 0, cancelled: 0 };
-    for (const r of this.db.prepare('select phase, count(*) as n from jobs group by phase').all() as Row[]) out[r['phase'] as Phase] = Number(r['n']);
+    for (const r of this.q('select phase, count(*) as n from jobs group by phase').all() as Row[]) out[r['phase'] as Phase] = Number(r['n']);
     return out;
   }
 
   // Events
 
   appendEvent(jobId: string, type: string, data: unknown, time = new Date().toISOString()): StoredEvent {
-    const row = this.db.prepare('select coalesce(max(seq), 0) + 1 as seq from events where job_id = ?').get(jobId) as Row;
+    const row = this.q('select coalesce(max(seq), 0) + 1 as seq from events where job_id = ?').get(jobId) as Row;
     const seq = Number(row['seq']);
-    this.db.prepare('insert into events (job_id, seq, type, time, data) values (?,?,?,?,?)').run(jobId, seq, type, time, JSON.stringify(data));
+    this.q('insert into events (job_id, seq, type, time, data) values (?,?,?,?,?)').run(jobId, seq, type, time, JSON.stringify(data));
     return { seq, jobId, type, time, data };
   }
 
   events(jobId: string, afterSeq: number, types?: readonly string[], limit = 10_000): StoredEvent[] {
     const filter = types?.length ? `and type in (${types.map(() => '?').join(',')})` : '';
-    const rows = this.db.prepare(`select * from events where job_id = ? and seq > ? ${filter} order by seq limit ?`).all(jobId, afterSeq, ...(types ?? []), limit) as Row[];
+    const rows = this.q(`select * from events where job_id = ? and seq > ? ${filter} order by seq limit ?`).all(jobId, afterSeq, ...(types ?? []), limit) as Row[];
     return rows.map((r) => ({ seq: Number(r['seq']), jobId, type: String(r['type']), time: String(r['time']), data: JSON.parse(String(r['data'])) as unknown }));
   }
 
   /** The last n log lines, oldest first. */
   logLines(jobId: string, n: number): { time: string; line: string }[] {
-    const rows = this.db.prepare("select time, data from events where job_id = ? and type = 'log' order by seq desc limit ?").all(jobId, n) as Row[];
+    const rows = this.q("select time, data from events where job_id = ? and type = 'log' order by seq desc limit ?").all(jobId, n) as Row[];
     return rows.reverse().map((r) => ({ time: String(r['time']), line: String((JSON.parse(String(r['data'])) as { line: string }).line) }));
   }
 
   // API keys
 
   insertKey(k: ApiKeyRecord): void {
-    this.db.prepare('insert into api_keys (id, name, hash, scope, created_at, revoked_at, last_used_at) values (?,?,?,?,?,?,?)').run(k.id, k.name, k.hash, k.scope, k.createdAt, k.revokedAt ?? null, k.lastUsedAt ?? null);
+    this.q('insert into api_keys (id, name, hash, scope, created_at, revoked_at, last_used_at) values (?,?,?,?,?,?,?)').run(k.id, k.name, k.hash, k.scope, k.createdAt, k.revokedAt ?? null, k.lastUsedAt ?? null);
   }
 
   keyByHash(hash: string): ApiKeyRecord | undefined {
-    const r = this.db.prepare('select * from api_keys where hash = ?').get(hash) as Row | undefined;
+    const r = this.q('select * from api_keys where hash = ?').get(hash) as Row | undefined;
     return r ? toKey(r) : undefined;
   }
 
   keyById(id: string): ApiKeyRecord | undefined {
-    const r = this.db.prepare('select * from api_keys where id = ?').get(id) as Row | undefined;
+    const r = this.q('select * from api_keys where id = ?').get(id) as Row | undefined;
     return r ? toKey(r) : undefined;
   }
 
   listKeys(): ApiKeyRecord[] {
-    return (this.db.prepare('select * from api_keys order by created_at').all() as Row[]).map(toKey);
+    return (this.q('select * from api_keys order by created_at').all() as Row[]).map(toKey);
   }
 
   updateKey(id: string, patch: { hash?: string; revokedAt?: string; lastUsedAt?: string; name?: string }): void {
     const cur = this.keyById(id);
     if (!cur) return;
     const next = { ...cur, ...patch };
-    this.db.prepare('update api_keys set name = ?, hash = ?, revoked_at = ?, last_used_at = ? where id = ?').run(next.name, next.hash, next.revokedAt ?? null, next.lastUsedAt ?? null, id);
+    this.q('update api_keys set name = ?, hash = ?, revoked_at = ?, last_used_at = ? where id = ?').run(next.name, next.hash, next.revokedAt ?? null, next.lastUsedAt ?? null, id);
   }
 
   countKeys(): number {
-    return Number((this.db.prepare('select count(*) as n from api_keys').get() as Row)['n']);
+    return Number((this.q('select count(*) as n from api_keys').get() as Row)['n']);
   }
 
   // Idempotency
 
   idempotency(owner: string, key: string): { bodyHash: string; statusCode: number | undefined; response: unknown; createdAt: string } | undefined {
-    const r = this.db.prepare('select * from idempotency where owner = ? and key = ?').get(owner, key) as Row | undefined;
+    const r = this.q('select * from idempotency where owner = ? and key = ?').get(owner, key) as Row | undefined;
     if (!r) return undefined;
     return {
       bodyHash: String(r['body_hash']),
@@ -303,30 +316,30 @@ export class Store {
 
   /** Claims a key; false when another request holds it already. */
   claimIdempotency(owner: string, key: string, bodyHash: string): boolean {
-    const res = this.db.prepare('insert or ignore into idempotency (owner, key, body_hash, created_at) values (?,?,?,?)').run(owner, key, bodyHash, new Date().toISOString());
+    const res = this.q('insert or ignore into idempotency (owner, key, body_hash, created_at) values (?,?,?,?)').run(owner, key, bodyHash, new Date().toISOString());
     return Number(res.changes) === 1;
   }
 
   completeIdempotency(owner: string, key: string, statusCode: number, response: unknown): void {
-    this.db.prepare('update idempotency set status_code = ?, response = ? where owner = ? and key = ?').run(statusCode, JSON.stringify(response), owner, key);
+    this.q('update idempotency set status_code = ?, response = ? where owner = ? and key = ?').run(statusCode, JSON.stringify(response), owner, key);
   }
 
   releaseIdempotency(owner: string, key: string): void {
-    this.db.prepare('delete from idempotency where owner = ? and key = ? and status_code is null').run(owner, key);
+    this.q('delete from idempotency where owner = ? and key = ? and status_code is null').run(owner, key);
   }
 
   expireIdempotency(before: string): void {
-    this.db.prepare('delete from idempotency where created_at < ?').run(before);
+    this.q('delete from idempotency where created_at < ?').run(before);
   }
 
   // Batches
 
   createBatch(id: string, owner: string, name: string | undefined, createdAt: string): void {
-    this.db.prepare('insert into batches (id, owner, name, created_at) values (?,?,?,?)').run(id, owner, name ?? null, createdAt);
+    this.q('insert into batches (id, owner, name, created_at) values (?,?,?,?)').run(id, owner, name ?? null, createdAt);
   }
 
   getBatch(id: string): { id: string; owner: string; name: string | undefined; createdAt: string } | undefined {
-    const r = this.db.prepare('select * from batches where id = ?').get(id) as Row | undefined;
+    const r = this.q('select * from batches where id = ?').get(id) as Row | undefined;
     return r ? { id: String(r['id']), owner: String(r['owner']), name: r['name'] === null ? undefined : String(r['name']), createdAt: String(r['created_at']) } : undefined;
   }
 }
