@@ -212,6 +212,28 @@ describe('keys and ownership', () => {
     expect((await gw.api(`/api/v1/jobs/${id}`, { key: rotated.key })).status).toBe(200);
   });
 
+  it('refuses to rotate a key that comes from the environment, and a revoked one stays revoked after a restart', async () => {
+    const dataDir = gw.dataDir;
+    const envKeyId = gw.s.deps.keys.authenticate(gw.keys.other).keyId;
+    const rot = await gw.api(`/api/v1/admin/keys/${envKeyId}/rotate`, { method: 'POST', key: gw.keys.admin });
+    expect(rot.status).toBe(400);
+    const gw2 = await startGateway({}, { dataDir: `${dataDir}-env` });
+    try {
+      const id = gw2.s.deps.keys.authenticate(gw2.keys.other).keyId;
+      expect((await gw2.api(`/api/v1/admin/keys/${id}`, { method: 'DELETE', key: gw2.keys.admin })).status).toBe(200);
+      await gw2.s.close();
+      const gw3 = await startGateway({}, { dataDir: `${dataDir}-env` });
+      try {
+        expect((await gw3.api('/api/v1/jobs', { key: gw3.keys.other })).status, 'revoked env key after restart').toBe(401);
+        expect((await gw3.api('/api/v1/jobs', { key: gw3.keys.client })).status).toBe(200);
+      } finally {
+        await gw3.stop();
+      }
+    } finally {
+      gw2.storage.remove();
+    }
+  });
+
   it('keeps admin routes from client keys', async () => {
     for (const [method, path] of [['GET', '/api/v1/admin/keys'], ['GET', '/api/v1/admin/stats'], ['POST', '/api/v1/admin/cleanup']] as const) {
       const res = await gw.api(path, { method, key: gw.keys.client, ...(method === 'POST' ? { json: { older_than_hours: 1 } } : {}) });
