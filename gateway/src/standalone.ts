@@ -14,6 +14,7 @@ import { buildApp, type AppOptions } from './app.ts';
 import { bootstrapKeys, keyService } from './auth.ts';
 import type { Config } from './config.ts';
 import type { Deps } from './deps.ts';
+import { webhooksPlugin, type WebhooksPluginOptions } from './webhooks/plugin.ts';
 
 const repo = join(import.meta.dirname, '..', '..');
 
@@ -32,7 +33,7 @@ export interface Standalone {
   close(): Promise<void>;
 }
 
-export async function startStandalone(config: Config, opts: { logger?: Logger; retry?: RetryPolicy; plugins?: AppOptions['plugins'] } = {}): Promise<Standalone> {
+export async function startStandalone(config: Config, opts: { logger?: Logger; retry?: RetryPolicy; plugins?: AppOptions['plugins']; webhooks?: WebhooksPluginOptions } = {}): Promise<Standalone> {
   const log = opts.logger ?? pino({ level: config.logLevel });
   const store = new Store(config.dataDir);
   const bus = new LocalBus();
@@ -51,7 +52,7 @@ export async function startStandalone(config: Config, opts: { logger?: Logger; r
   const keys = keyService(store, { acceptAnyKey: config.acceptAnyKey });
   const bootstrap = bootstrapKeys(store, keys, config);
   const deps: Deps = { config, store, bus, runtime, keys, storage: new LocalStorage(config.storageRoot), tools };
-  const app = await buildApp(deps, { logger: log, ...(opts.plugins ? { plugins: opts.plugins } : {}) });
+  const app = await buildApp(deps, { logger: log, plugins: [webhooksPlugin(opts.webhooks), ...(opts.plugins ?? [])] });
   runtime.start();
   return {
     app,

@@ -16,7 +16,6 @@ import { hashKey } from '../../gateway/src/auth.ts';
 import { configFromEnv } from '../../gateway/src/config.ts';
 import { startStandalone, type Standalone } from '../../gateway/src/standalone.ts';
 import { DeliveryStore } from '../../gateway/src/webhooks/deliveries.ts';
-import { webhooksPlugin } from '../../gateway/src/webhooks/plugin.ts';
 import { verify } from '../../gateway/src/webhooks/signing.ts';
 import type { JobRecord } from '../../operator/src/local/store.ts';
 import { Store } from '../../operator/src/local/store.ts';
@@ -100,7 +99,7 @@ async function startGateway(): Promise<void> {
   gw = await startStandalone(config, {
     logger: pino({ level: 'warn' }),
     // Milliseconds instead of minutes; env {}: the secret is generated and kept in the database.
-    plugins: [webhooksPlugin({ retryDelaysMs: [300, 600, 1200], tickMs: 50, progressIntervalMs: 2000, env: {} })],
+    webhooks: { retryDelaysMs: [300, 600, 1200], tickMs: 50, progressIntervalMs: 2000, env: {} },
   });
   await gw.app.listen({ port: 0, host: '127.0.0.1' });
   api = `http://127.0.0.1:${(gw.app.server.address() as AddressInfo).port}`;

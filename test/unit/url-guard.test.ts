@@ -5,7 +5,8 @@
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
-import { checkWebhookUrl, classifyAddress, ipv6Bytes, postWebhook, refusal, type ResolvedAddress, type Resolver } from '../../gateway/src/webhooks/url-guard.ts';
+import { ApiError } from '../../gateway/src/errors.ts';
+import { assertWebhookUrl, checkWebhookUrl, classifyAddress, ipv6Bytes, postWebhook, refusal, type ResolvedAddress, type Resolver } from '../../gateway/src/webhooks/url-guard.ts';
 
 const publicV4 = '93.184.215.14';
 const publicV6 = '2606:2800:21f:cb07:6820:80da:af6b:8b2c';
@@ -175,6 +176,25 @@ describe('refused webhook URLs open no connection', () => {
     expect(check.ok).toBe(true);
     expect(check.ok ? check.addresses.map((a) => a.address) : []).toEqual([publicV4, publicV6]);
     expect(connectSpy).not.toHaveBeenCalled();
+  });
+});
+
+describe('the check at job submission', () => {
+  it('refuses a private target with a 400 naming the field, before any job exists', async () => {
+    const err = await assertWebhookUrl({ webhookAllowPrivate: false }, 'https://internal.example.com/hook', 'options.webhook_url', resolver).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err).toMatchObject({ statusCode: 400, type: 'validation_error', details: { field: 'options.webhook_url', value: 'https://internal.example.com/hook' } });
+    expect((err as ApiError).message).toMatch(/^options\.webhook_url: host internal\.example\.com resolves to 10\.1\.2\.3/);
+  });
+
+  it('refuses a host that does not resolve, naming the field given', async () => {
+    await expect(assertWebhookUrl({ webhookAllowPrivate: false }, 'https://nowhere.example.com/', 'jobs[2].options.webhook_url', resolver)).rejects.toMatchObject({ statusCode: 400, details: { field: 'jobs[2].options.webhook_url' } });
+  });
+
+  it('accepts a public target, and loopback when private targets are allowed', async () => {
+    await expect(assertWebhookUrl({ webhookAllowPrivate: false }, 'https://public.example.com/hook', 'options.webhook_url', resolver)).resolves.toBeUndefined();
+    await expect(assertWebhookUrl({ webhookAllowPrivate: true }, 'http://127.0.0.1:9/hook')).resolves.toBeUndefined();
+    await expect(assertWebhookUrl({ webhookAllowPrivate: false }, 'http://127.0.0.1:9/hook')).rejects.toMatchObject({ statusCode: 400 });
   });
 });
 

@@ -17,6 +17,7 @@ import { ApiError } from '../errors.ts';
 import type { Deps } from '../deps.ts';
 import { streamJobEvents, lastEventId } from '../sse.ts';
 import { jobDetail, jobSummary } from '../views.ts';
+import { assertWebhookUrl } from '../webhooks/url-guard.ts';
 import { ErrorResponse, EstimateResponse, JobDetail, JobList, JobRequestBody, JobSummaryResponse, BatchResponse } from '../schemas.ts';
 
 const IdParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$' }) });
@@ -97,6 +98,8 @@ export function jobRoutes(app: FastifyInstance, deps: Deps): void {
   const submit = (kind: RequestKind) => async (req: FastifyRequest) => {
     const p = principalOf(req);
     const spec = normalizeRequest(kind, req.body);
+    // A webhook target on a private, loopback or link-local address is refused now, not at delivery.
+    if (spec.options.webhookUrl) await assertWebhookUrl(deps.config, spec.options.webhookUrl, 'options.webhook_url');
     await checkInputs(deps, spec);
     checkQuota(deps, p.keyId, 1);
     const job = newJob(spec, p.keyId);
@@ -147,6 +150,7 @@ export function jobRoutes(app: FastifyInstance, deps: Deps): void {
       }
     });
     if (issues.length) throw new SpecError(issues);
+    for (const [i, s] of specs.entries()) if (s.options.webhookUrl) await assertWebhookUrl(deps.config, s.options.webhookUrl, `jobs[${i}].options.webhook_url`);
     if (body.validate_files !== false) for (const [i, s] of specs.entries()) await checkInputs(deps, s, `jobs[${i}].`);
     checkQuota(deps, p.keyId, specs.length);
     const batchId = randomUUID();

@@ -3,14 +3,14 @@
 // plugin list of startStandalone; tests pass their own fast timings.
 import type { FastifyInstance } from 'fastify';
 import type { Deps } from '../deps.ts';
-import { ApiError } from '../errors.ts';
 import { DeliveryStore } from './deliveries.ts';
 import { WebhookDispatcher } from './dispatcher.ts';
 import { webhookRoutes } from './routes.ts';
 import { generateSecret, secretKey } from './signing.ts';
-import { checkWebhookUrl, type Resolver } from './url-guard.ts';
+import type { Resolver } from './url-guard.ts';
 
-export { checkWebhookUrl } from './url-guard.ts';
+// For job submission (routes/jobs.ts imports them from url-guard.ts directly: no import cycle).
+export { assertWebhookUrl, checkWebhookUrl } from './url-guard.ts';
 
 export interface WebhooksPluginOptions {
   /** Delays between attempts (default 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 3 h). */
@@ -68,14 +68,4 @@ export function webhooksPlugin(options: WebhooksPluginOptions = {}): (app: Fasti
     dispatcher.start();
     app.addHook('onClose', async () => dispatcher.stop());
   };
-}
-
-/**
- * For job submission: refuses a webhook URL the dispatcher would refuse (bad scheme, credentials,
- * a private or otherwise forbidden address, a host that does not resolve) with a 400 naming the
- * field, before the job exists.
- */
-export async function assertWebhookUrl(deps: Pick<Deps, 'config'>, url: string, field = 'options.webhook_url', resolve?: Resolver): Promise<void> {
-  const check = await checkWebhookUrl(url, { allowPrivate: deps.config.webhookAllowPrivate, ...(resolve ? { resolve } : {}) });
-  if (!check.ok) throw new ApiError(400, 'validation_error', 'INVALID_REQUEST', `${field}: ${check.reason}`, { field, value: url });
 }

@@ -12,6 +12,8 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import http from 'node:http';
 import https from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
+import type { Config } from '../config.ts';
+import { ApiError } from '../errors.ts';
 
 export interface ResolvedAddress {
   address: string;
@@ -227,6 +229,16 @@ export async function checkWebhookUrl(raw: string, opts: GuardOptions): Promise<
   return { ok: true, url, addresses };
 }
 
+/**
+ * For job submission: refuses a webhook URL the dispatcher would refuse (bad scheme, credentials,
+ * a private or otherwise forbidden address, a host that does not resolve) with a 400 naming the
+ * field, before the job exists.
+ */
+export async function assertWebhookUrl(config: Pick<Config, 'webhookAllowPrivate'>, url: string, field = 'options.webhook_url', resolve?: Resolver): Promise<void> {
+  const check = await checkWebhookUrl(url, { allowPrivate: config.webhookAllowPrivate, ...(resolve ? { resolve } : {}) });
+  if (!check.ok) throw new ApiError(400, 'validation_error', 'INVALID_REQUEST', `${field}: ${check.reason}`, { field, value: url });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Sending
 
@@ -266,6 +278,7 @@ export function pinnedLookup(addresses: readonly ResolvedAddress[]): LookupFunct
 export async function postWebhook(raw: string, body: string, headers: Record<string, string>, opts: PostOptions): Promise<PostResult> {
   const check = await checkWebhookUrl(raw, opts);
   if (!check.ok) return check.kind === 'refused' ? { kind: 'refused', reason: check.reason } : { kind: 'network_error', reason: check.reason };
+  if (opts.signal?.aborted) return { kind: 'network_error', reason: 'aborted: the gateway is shutting down' };
   const { url, addresses } = check;
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const cap = opts.maxResponseBytes ?? 64 * 1024;
