@@ -172,7 +172,7 @@ async function readBody(source: string, ctx: Ctx): Promise<unknown> {
   let text: string;
   if (source === '-') {
     const chunks: Buffer[] = [];
-    for await (const c of ctx.io.stdin) chunks.push(typeof c === 'string' ? Buffer.from(c) : Buffer.from(c));
+    for await (const c of ctx.io.stdin) chunks.push(Buffer.from(c));
     text = Buffer.concat(chunks).toString('utf8');
   } else {
     try {
