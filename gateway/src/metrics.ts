@@ -2,7 +2,7 @@
 // detailed health and metrics publicly). HTTP traffic is labelled by route pattern, never by the
 // raw URL, so job ids and query strings cannot explode the series count. Job metrics come from
 // the event bus, so they count what the runtime did, not what a request asked for.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { StoredEvent } from '../../operator/src/local/store.ts';
 import type { Deps } from './deps.ts';
@@ -138,9 +138,22 @@ export async function metricsPlugin(app: FastifyInstance, deps: Deps): Promise<v
   });
   app.addHook('onClose', async () => unsubscribe());
 
-  app.addHook('onResponse', async (req, reply) => {
-    m.observeRequest(req, reply.statusCode, reply.elapsedTime / 1000);
+  // Each request is counted once, by whichever comes first: onResponse, or the response's
+  // 'close', which is all a client that leaves early produces (an event stream usually ends so;
+  // Fastify runs no onResponse for it). A request refused before this onRequest hook ran (by
+  // the auth hook) still reaches onResponse.
+  const counted = new WeakSet<FastifyRequest>();
+  const observe = (req: FastifyRequest, reply: FastifyReply) => {
+    if (counted.has(req)) return;
+    counted.add(req);
+    // Left before any header went out: nginx's 499, "client closed request".
+    const status = reply.raw.headersSent ? reply.raw.statusCode : 499;
+    m.observeRequest(req, status, reply.elapsedTime / 1000);
+  };
+  app.addHook('onRequest', async (req, reply) => {
+    reply.raw.once('close', () => observe(req, reply));
   });
+  app.addHook('onResponse', async (req, reply) => observe(req, reply));
 
   app.get('/metrics', {
     schema: {

@@ -3,12 +3,12 @@
 // /docs. Both are public: the auth hook in app.ts lets /openapi.json and /docs* through.
 // Must run as a plugin (before the core routes are registered) so @fastify/swagger's onRoute
 // hook sees every route.
-import { readFileSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, FastifySchema, RouteOptions } from 'fastify';
 import type { Deps } from './deps.ts';
+import { kubeffVersion } from './version.ts';
 
 /** Requests without a key are accepted on these (kept in step with app.ts; a test checks it). */
 export const publicOperationPaths: readonly string[] = ['/api/v1/health', '/health', '/openapi.json'];
@@ -17,20 +17,12 @@ const isPublicPath = (url: string) => publicOperationPaths.includes(url) || url.
 /** Either scheme authenticates: the same key sent as X-API-Key or as a bearer token. */
 export const apiSecurity: Record<string, string[]>[] = [{ ApiKeyAuth: [] }, { bearerAuth: [] }];
 
-function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
-    return typeof pkg.version === 'string' ? pkg.version : '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-}
-
 /**
  * A value reduced to plain JSON. TypeBox 1.x marks its schemas with non-enumerable `~kind` and
  * `~optional` properties; JSON.stringify drops them, but anything that walks own keys (YAML
- * output, a client generator fed the in-memory object) would not. A JSON round trip is the
- * simplest exact definition of "what a client sees", and runs once: the document is cached.
+ * output, a client generator fed the in-memory object) would not. @fastify/swagger 9.9 happens
+ * to copy enumerable keys only; the JSON round trip makes that a guarantee of ours instead of a
+ * detail of its version, and costs nothing that matters: the document is built once and cached.
  */
 export function plainJson<T>(value: T): T {
   return JSON.parse(JSON.stringify(value)) as T;
@@ -66,7 +58,7 @@ const tags = [
 ];
 
 export async function openapiPlugin(app: FastifyInstance, _deps: Deps): Promise<void> {
-  const version = packageVersion();
+  const version = kubeffVersion;
   await app.register(swagger, {
     mode: 'dynamic',
     openapi: {

@@ -14,7 +14,18 @@ import { buildApp, type AppOptions } from './app.ts';
 import { bootstrapKeys, keyService } from './auth.ts';
 import type { Config } from './config.ts';
 import type { Deps } from './deps.ts';
+import { metricsPlugin } from './metrics.ts';
+import { openapiPlugin } from './openapi.ts';
+import { tracingPlugin } from './tracing.ts';
 import { webhooksPlugin, type WebhooksPluginOptions } from './webhooks/plugin.ts';
+
+/**
+ * Tracing first (its hooks wrap everything after it); OpenAPI before every plugin that adds
+ * routes, or they are left out of the document; metrics after OpenAPI so /metrics is documented.
+ */
+export function defaultPlugins(opts: { webhooks?: WebhooksPluginOptions | undefined } = {}): NonNullable<AppOptions['plugins']> {
+  return [tracingPlugin, openapiPlugin, metricsPlugin, webhooksPlugin(opts.webhooks)];
+}
 
 const repo = join(import.meta.dirname, '..', '..');
 
@@ -52,7 +63,7 @@ export async function startStandalone(config: Config, opts: { logger?: Logger; r
   const keys = keyService(store, { acceptAnyKey: config.acceptAnyKey });
   const bootstrap = bootstrapKeys(store, keys, config);
   const deps: Deps = { config, store, bus, runtime, keys, storage: new LocalStorage(config.storageRoot), tools };
-  const app = await buildApp(deps, { logger: log, plugins: [webhooksPlugin(opts.webhooks), ...(opts.plugins ?? [])] });
+  const app = await buildApp(deps, { logger: log, plugins: opts.plugins ?? defaultPlugins({ webhooks: opts.webhooks }) });
   runtime.start();
   return {
     app,

@@ -1,6 +1,7 @@
 // Observability of a real standalone gateway: the OpenAPI document and Swagger UI (public), the
 // Prometheus metrics (admin keys only, anchor 9), and OpenTelemetry tracing to a local OTLP
 // receiver. Jobs run through the real worker and FFmpeg.
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -363,6 +364,26 @@ describe('tracing', () => {
     }
   });
 
+  it('loads no OpenTelemetry module until tracing is configured', () => {
+    // A fresh process, which records every @opentelemetry/* import it resolves.
+    const tracing = join(import.meta.dirname, '../../gateway/src/tracing.ts');
+    const script = `
+      import { registerHooks } from 'node:module';
+      const seen = [];
+      registerHooks({ resolve(spec, ctx, next) { if (spec.startsWith('@opentelemetry/')) seen.push(spec); return next(spec, ctx); } });
+      const t = await import(${JSON.stringify(tracing)});
+      const off = await t.startTracing({});
+      const tp = t.jobTraceContext();
+      const before = [...seen];
+      const on = await t.startTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9' });
+      await t.stopTracing();
+      console.log(JSON.stringify({ off: off === undefined, tp: tp ?? null, before, on: on !== undefined, after: [...new Set(seen)] }));`;
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('OTEL_')));
+    const out = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env, timeout: 30_000 })) as { off: boolean; tp: string | null; before: string[]; on: boolean; after: string[] };
+    expect(out).toMatchObject({ off: true, tp: null, before: [], on: true });
+    expect(out.after, 'the check itself works: starting does load the SDK').toEqual(expect.arrayContaining(['@opentelemetry/api', '@opentelemetry/sdk-trace-node', '@opentelemetry/exporter-trace-otlp-http']));
+  });
+
   it('exports a server span per request to the OTLP endpoint, continuing the incoming trace', async () => {
     const receiver = await otlpReceiver();
     process.env['OTEL_EXPORTER_OTLP_ENDPOINT'] = receiver.url;
@@ -412,6 +433,44 @@ describe('tracing', () => {
       expect(trace.getTracer('probe').startSpan('probe').isRecording()).toBe(false);
     } finally {
       if (!stopped) await traced.stop();
+      delete process.env['OTEL_EXPORTER_OTLP_ENDPOINT'];
+      delete process.env['OTEL_BSP_SCHEDULE_DELAY'];
+      await receiver.close();
+    }
+  });
+
+  it('ends the span of an event stream when the client leaves it, and counts the request', async () => {
+    const receiver = await otlpReceiver();
+    process.env['OTEL_EXPORTER_OTLP_ENDPOINT'] = receiver.url;
+    process.env['OTEL_BSP_SCHEDULE_DELAY'] = '50';
+    const traced = await startGateway([tracingPlugin, metricsPlugin]);
+    try {
+      makeSource(traced.storage.host('/storage/in/long.mp4'), { seconds: 4 });
+      // A slow encode, so the job is still running when the client hangs up.
+      const res = await traced.app.inject({ method: 'POST', url: '/api/v1/convert', headers: { 'x-api-key': clientKey }, payload: { input: '/storage/in/long.mp4', output: { path: '/storage/out/long.mp4', video: { preset: 'veryslow', resolution: '720p' } } } });
+      expect(res.statusCode, res.body).toBe(201);
+      const id = res.json<{ job: { id: string } }>().job.id;
+      await traced.app.listen({ port: 0, host: '127.0.0.1' });
+      const addr = traced.app.server.address();
+      if (!addr || typeof addr === 'string') throw new Error('no port');
+      const abort = new AbortController();
+      const stream = await fetch(`http://127.0.0.1:${addr.port}/api/v1/jobs/${id}/events`, { headers: { 'x-api-key': clientKey }, signal: abort.signal });
+      expect(stream.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      const reader = stream.body?.getReader();
+      await reader?.read(); // the stream is open and flowing
+      abort.abort();
+      const span = await waitFor('the event stream span', () => receiver.spans().find((s) => s.name === 'GET /api/v1/jobs/:id/events'), 15_000);
+      expect(attr(span, 'http.response.status_code')).toBe(200);
+      expect(attr(span, 'kubeff.job.id')).toBe(id);
+      expect(attr(span, 'kubeff.aborted')).toBe(true);
+      // Fastify runs no onResponse for a stream the client left; the metrics count it anyway.
+      const text = await waitFor('the event stream request in the metrics', async () => {
+        const res = await traced.app.inject({ url: '/metrics', headers: { 'x-api-key': adminKey } });
+        return sample(res.body, 'kubeff_http_requests_total', { route: '/api/v1/jobs/:id/events' }) !== undefined ? res.body : undefined;
+      }, 10_000);
+      expect(sample(text, 'kubeff_http_requests_total', { method: 'GET', route: '/api/v1/jobs/:id/events', status_code: '200' })).toBe(1);
+    } finally {
+      await traced.stop();
       delete process.env['OTEL_EXPORTER_OTLP_ENDPOINT'];
       delete process.env['OTEL_BSP_SCHEDULE_DELAY'];
       await receiver.close();

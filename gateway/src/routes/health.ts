@@ -3,8 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import Type from 'typebox';
 import { authenticateOptional } from '../auth-optional.ts';
 import type { Deps } from '../deps.ts';
+import { kubeffVersion as version } from '../version.ts';
 
-const version = '0.1.0';
 
 export function healthRoutes(app: FastifyInstance, deps: Deps): void {
   app.get('/api/v1/health', {

@@ -249,6 +249,13 @@ export function jobRoutes(app: FastifyInstance, deps: Deps): void {
       summary: 'Live progress as server-sent events (resume with Last-Event-ID)',
       params: IdParams,
       querystring: Type.Object({ last_event_id: Type.Optional(Type.Integer({ minimum: 0 })), logs: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+      // Documentation only: streamJobEvents hijacks the reply, so no serializer runs for the 200.
+      response: responses({
+        200: {
+          description: 'A text/event-stream: `id:` (resume with Last-Event-ID), `event:` (status, progress, log, complete, error, cancelled) and JSON `data:` lines, with keep-alive comments',
+          content: { 'text/event-stream': { schema: Type.String() } },
+        },
+      }),
     },
   }, async (req, reply) => {
     const job = ownedJob(deps, req, (req.params as { id: string }).id);
