@@ -16,7 +16,8 @@ import type { Config } from './config.ts';
 import type { Deps } from './deps.ts';
 import { metricsPlugin } from './metrics.ts';
 import { openapiPlugin } from './openapi.ts';
-import { tracingPlugin } from './tracing.ts';
+import { filesPlugin } from './routes/files.ts';
+import { jobAttemptTracer, tracingPlugin } from './tracing.ts';
 import { webhooksPlugin, type WebhooksPluginOptions } from './webhooks/plugin.ts';
 
 /**
@@ -24,7 +25,7 @@ import { webhooksPlugin, type WebhooksPluginOptions } from './webhooks/plugin.ts
  * routes, or they are left out of the document; metrics after OpenAPI so /metrics is documented.
  */
 export function defaultPlugins(opts: { webhooks?: WebhooksPluginOptions | undefined } = {}): NonNullable<AppOptions['plugins']> {
-  return [tracingPlugin, openapiPlugin, metricsPlugin, webhooksPlugin(opts.webhooks)];
+  return [tracingPlugin, openapiPlugin, metricsPlugin, webhooksPlugin(opts.webhooks), filesPlugin];
 }
 
 const repo = join(import.meta.dirname, '..', '..');
@@ -59,6 +60,7 @@ export async function startStandalone(config: Config, opts: { logger?: Logger; r
     limits: { global: config.limits.globalJobs, perOwner: () => config.limits.concurrentJobs },
     ...(opts.retry ? { retry: opts.retry } : {}),
     env: { FFMPEG_PATH: tools.ffmpeg, FFPROBE_PATH: tools.ffprobe },
+    tracer: await jobAttemptTracer(),
   });
   const keys = keyService(store, { acceptAnyKey: config.acceptAnyKey });
   const bootstrap = bootstrapKeys(store, keys, config);

@@ -8,6 +8,7 @@ import type * as OtelApi from '@opentelemetry/api';
 import type { Context, Span, Tracer } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Deps } from './deps.ts';
+import type { JobTracer } from '../../operator/src/local/runtime.ts';
 import { kubeffVersion } from './version.ts';
 
 // Stable OpenTelemetry semantic-convention names (HTTP, URL, client, service), spelled out
@@ -250,4 +251,30 @@ export async function tracingPlugin(app: FastifyInstance, _deps: Deps): Promise<
   app.addHook('onClose', async () => {
     await stopTracing();
   });
+}
+
+/**
+ * Spans for job attempts in the local runtime, children of the span of the request that created
+ * the job (its stored traceparent). Undefined when tracing is off: the runtime then does nothing.
+ */
+export async function jobAttemptTracer(): Promise<JobTracer | undefined> {
+  const t = await startTracing();
+  if (!t) return undefined;
+  const { api, tracer } = t;
+  return {
+    startAttempt(job, attempt) {
+      const parent = job.traceparent ? api.propagation.extract(api.context.active(), { traceparent: job.traceparent }) : api.context.active();
+      const span = tracer.startSpan(`job ${job.spec.type}`, {
+        kind: api.SpanKind.INTERNAL,
+        attributes: { 'kubeff.job.id': job.id, 'kubeff.job.type': job.spec.type, 'kubeff.job.attempt': attempt, 'kubeff.job.priority': job.priority },
+      }, parent);
+      return {
+        end(outcome, error) {
+          span.setAttribute('kubeff.job.outcome', outcome);
+          if (outcome !== 'completed' && outcome !== 'cancelled') span.setStatus({ code: api.SpanStatusCode.ERROR, ...(error ? { message: error } : {}) });
+          span.end();
+        },
+      };
+    },
+  };
 }

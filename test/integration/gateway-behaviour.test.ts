@@ -234,6 +234,18 @@ describe('keys and ownership', () => {
     }
   });
 
+  it("refuses another key's upload folder as input or output", async () => {
+    const otherId = gw.s.deps.keys.authenticate(gw.keys.other).keyId;
+    makeSource(gw.storage.host(`/storage/uploads/${otherId}/secret.mp4`), { seconds: 1 });
+    const read = await gw.api('/api/v1/convert', { method: 'POST', json: { input: `/storage/uploads/${otherId}/secret.mp4`, output: '/storage/stolen.mkv' } });
+    expect(read.status).toBe(403);
+    expect(((await read.json()) as { error: { details: { field: string } } }).error.details.field).toBe('input');
+    const write = await gw.api('/api/v1/convert', { method: 'POST', json: { input: '/storage/in/short.mp4', output: `/storage/uploads/${otherId}/planted.mkv` } });
+    expect(write.status).toBe(403);
+    const own = await gw.api('/api/v1/convert', { method: 'POST', json: { input: `/storage/uploads/${otherId}/secret.mp4`, output: `/storage/uploads/${otherId}/mine.mkv` }, key: gw.keys.other });
+    expect(own.status).toBe(201);
+  });
+
   it('keeps admin routes from client keys', async () => {
     for (const [method, path] of [['GET', '/api/v1/admin/keys'], ['GET', '/api/v1/admin/stats'], ['POST', '/api/v1/admin/cleanup']] as const) {
       const res = await gw.api(path, { method, key: gw.keys.client, ...(method === 'POST' ? { json: { older_than_hours: 1 } } : {}) });

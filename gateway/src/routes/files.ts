@@ -30,7 +30,8 @@ const ownUploads = (keyId: string) => `${uploadsFolder}/${keyId}/`;
  * After an upload is refused before its body has fully arrived, the rest is read and dropped, up
  * to these bounds, so that the refusal reaches the client: closing a socket with unread data
  * makes the kernel send a reset, which can destroy the response on its way. A client that keeps
- * sending past the bounds is cut off.
+ * sending past the bounds is cut off. (A client that sent `Connection: close` has its socket
+ * closed by Node right after the answer; that is Node's choice, not made here.)
  */
 const lingerBytes = 16 * 1024 * 1024;
 const lingerMs = 10_000;

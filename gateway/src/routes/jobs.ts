@@ -18,6 +18,7 @@ import type { Deps } from '../deps.ts';
 import { streamJobEvents, lastEventId } from '../sse.ts';
 import { jobDetail, jobSummary } from '../views.ts';
 import { assertWebhookUrl } from '../webhooks/url-guard.ts';
+import { jobTraceContext } from '../tracing.ts';
 import { ErrorResponse, EstimateResponse, JobDetail, JobList, JobRequestBody, JobSummaryResponse, BatchResponse } from '../schemas.ts';
 
 const IdParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$' }) });
@@ -50,6 +51,28 @@ function prefixed(err: SpecError, prefix: string): SpecError {
   return new SpecError(err.issues.map((i) => ({ ...i, details: { ...i.details, field: `${prefix}.${i.details.field}` } })));
 }
 
+/**
+ * Upload folders are private: a client key may read from or write to `/storage/uploads/` only
+ * inside its own folder. The rest of storage is shared (operators put media there).
+ */
+function checkUploadFolders(spec: MediaJobSpec, principal: { keyId: string; scope: string }, prefix = ''): void {
+  if (principal.scope === 'admin') return;
+  const own = `/storage/uploads/${principal.keyId}/`;
+  const paths: [string | undefined, string][] = [
+    [spec.input.path, 'input'],
+    [spec.analyze?.reference, 'reference'],
+    [spec.output?.path, 'output'],
+    [spec.stream?.path, 'output'],
+    [spec.analyze?.path, 'output'],
+    ...spec.operations.map((o, i): [string | undefined, string] => [o.type === 'watermark' ? o.image : undefined, `operations[${i}].image`]),
+  ];
+  for (const [p, field] of paths) {
+    if (p !== undefined && (p === '/storage/uploads' || p.startsWith('/storage/uploads/')) && !p.startsWith(own)) {
+      throw new ApiError(403, 'authorization_error', 'ACCESS_DENIED', `${prefix}${field}: another key's upload folder; use ${own}`, { field: `${prefix}${field}`, value: p });
+    }
+  }
+}
+
 /** Inputs must exist in storage (and resolve inside it) before a job is accepted. */
 async function checkInputs(deps: Deps, spec: MediaJobSpec, prefix = ''): Promise<void> {
   const paths: [string, string][] = [[spec.input.path, 'input']];
@@ -69,9 +92,10 @@ async function checkInputs(deps: Deps, spec: MediaJobSpec, prefix = ''): Promise
   }
 }
 
-function newJob(spec: MediaJobSpec, owner: string, batchId?: string): JobRecord {
+function newJob(spec: MediaJobSpec, owner: string, batchId?: string, traceparent?: string): JobRecord {
   const now = new Date().toISOString();
   return {
+    traceparent,
     id: randomUUID(),
     owner,
     spec,
@@ -100,9 +124,10 @@ export function jobRoutes(app: FastifyInstance, deps: Deps): void {
     const spec = normalizeRequest(kind, req.body);
     // A webhook target on a private, loopback or link-local address is refused now, not at delivery.
     if (spec.options.webhookUrl) await assertWebhookUrl(deps.config, spec.options.webhookUrl, 'options.webhook_url');
+    checkUploadFolders(spec, p);
     await checkInputs(deps, spec);
     checkQuota(deps, p.keyId, 1);
-    const job = newJob(spec, p.keyId);
+    const job = newJob(spec, p.keyId, undefined, jobTraceContext(req));
     deps.runtime.submit(job);
     req.log.info({ jobId: job.id, type: spec.type, owner: p.keyId }, 'job accepted');
     return { job: jobSummary(job) };
@@ -120,8 +145,9 @@ export function jobRoutes(app: FastifyInstance, deps: Deps): void {
   app.post('/api/v1/estimate', {
     schema: { tags: ['jobs'], summary: 'Estimate time, size and resources of a job without creating it', body: JobRequestBody, response: responses({ 200: EstimateResponse }) },
   }, async (req) => {
-    principalOf(req);
+    const p = principalOf(req);
     const spec = normalizeRequest(kindOf(req.body), req.body);
+    checkUploadFolders(spec, p);
     await checkInputs(deps, spec);
     const info = await probe(deps.tools.ffprobe, await deps.storage.input(spec.input.path, 'input'), 'input').catch(toApiError);
     const reference = spec.analyze ? await probe(deps.tools.ffprobe, await deps.storage.input(spec.analyze.reference, 'reference'), 'reference').catch(toApiError) : undefined;
@@ -150,13 +176,17 @@ export function jobRoutes(app: FastifyInstance, deps: Deps): void {
       }
     });
     if (issues.length) throw new SpecError(issues);
-    for (const [i, s] of specs.entries()) if (s.options.webhookUrl) await assertWebhookUrl(deps.config, s.options.webhookUrl, `jobs[${i}].options.webhook_url`);
+    for (const [i, s] of specs.entries()) {
+      if (s.options.webhookUrl) await assertWebhookUrl(deps.config, s.options.webhookUrl, `jobs[${i}].options.webhook_url`);
+      checkUploadFolders(s, p, `jobs[${i}].`);
+    }
     if (body.validate_files !== false) for (const [i, s] of specs.entries()) await checkInputs(deps, s, `jobs[${i}].`);
     checkQuota(deps, p.keyId, specs.length);
     const batchId = randomUUID();
     const createdAt = new Date().toISOString();
     deps.store.createBatch(batchId, p.keyId, body.batch_name, createdAt);
-    const jobs = specs.map((s) => newJob(s, p.keyId, batchId));
+    const trace = jobTraceContext(req);
+    const jobs = specs.map((s) => newJob(s, p.keyId, batchId, trace));
     for (const j of jobs) deps.runtime.submit(j);
     req.log.info({ batchId, jobs: jobs.length, owner: p.keyId }, 'batch accepted');
     return reply.status(201).send({ batch: { ...batchView(deps, batchId), jobs: jobs.map(jobSummary) } });

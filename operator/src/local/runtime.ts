@@ -25,11 +25,18 @@ export interface LocalRuntimeOptions {
   retry?: RetryPolicy;
   /** Extra environment for workers (FFMPEG_PATH...). */
   env?: NodeJS.ProcessEnv;
+  /** Traces each attempt as a span in the trace of the request that created the job. */
+  tracer?: JobTracer | undefined;
   tickMs?: number;
+}
+
+export interface JobTracer {
+  startAttempt(job: JobRecord, attempt: number): { end(outcome: string, error?: string): void };
 }
 
 interface Running {
   job: JobRecord;
+  span?: ReturnType<JobTracer['startAttempt']> | undefined;
   child: ChildProcess;
   attempt: number;
   cancelRequested: boolean;
@@ -156,10 +163,17 @@ export class LocalRuntime {
     const [cmd, ...args] = this.o.workerCommand as [string, ...string[]];
     // stdin stays open as a lifeline: if this process dies, the worker sees EOF and stops.
     const child = spawn(cmd, [...args, '--job-id', job.id, '--result', resultPath, '--exit-with-parent'], {
-      env: { ...process.env, ...this.o.env, KUBEFF_SPEC: JSON.stringify(job.spec), KUBEFF_STORAGE_ROOT: this.o.storageRoot, KUBEFF_JOB_ID: job.id },
+      env: {
+        ...process.env,
+        ...this.o.env,
+        KUBEFF_SPEC: JSON.stringify(job.spec),
+        KUBEFF_STORAGE_ROOT: this.o.storageRoot,
+        KUBEFF_JOB_ID: job.id,
+        ...(job.traceparent ? { TRACEPARENT: job.traceparent } : {}),
+      },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
-    const run: Running = { job: started, child, attempt, cancelRequested: false };
+    const run: Running = { job: started, child, attempt, cancelRequested: false, span: this.o.tracer?.startAttempt(started, attempt) };
     this.running.set(job.id, run);
     const log = this.o.log.child({ jobId: job.id, attempt });
     log.info({ type: job.spec.type }, 'job started');
@@ -224,6 +238,7 @@ export class LocalRuntime {
     } catch {
       result = undefined;
     }
+    run.span?.end(run.cancelRequested ? 'cancelled' : code === 0 ? 'completed' : `exit ${signal ?? code}`, result?.error?.message);
     if (run.cancelRequested) {
       log.info({ code }, 'job cancelled');
       return; // already cancelled and final

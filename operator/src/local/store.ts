@@ -20,6 +20,8 @@ export interface JobRecord {
   batchId: string | undefined;
   /** Time before which a retried job must not start again (ISO), for backoff. */
   notBefore: string | undefined;
+  /** W3C traceparent of the request that created the job, so its work joins that trace. */
+  traceparent?: string | undefined;
 }
 
 export interface StoredEvent {
@@ -62,7 +64,8 @@ create table if not exists jobs (
   created_at text not null,
   updated_at text not null,
   batch_id text,
-  not_before text
+  not_before text,
+  traceparent text
 );
 create index if not exists jobs_owner_created on jobs(owner, created_at);
 create index if not exists jobs_phase on jobs(phase);
@@ -131,6 +134,9 @@ export class Store {
     // WAL: readers never wait for the writer; synchronous=NORMAL is durable across process crashes.
     this.db.exec('pragma journal_mode = wal; pragma synchronous = normal; pragma busy_timeout = 5000;');
     this.db.exec(schema);
+    // Databases made before a column existed get it added.
+    const cols = (this.db.prepare('pragma table_info(jobs)').all() as Row[]).map((r) => String(r['name']));
+    if (!cols.includes('traceparent')) this.db.exec('alter table jobs add column traceparent text');
   }
 
   private readonly statements = new Map<string, StatementSync>();
@@ -166,8 +172,8 @@ export class Store {
 
   createJob(rec: JobRecord): void {
     this
-      .q('insert into jobs (id, owner, spec, status, phase, priority, priority_rank, created_at, updated_at, batch_id, not_before) values (?,?,?,?,?,?,?,?,?,?,?)')
-      .run(rec.id, rec.owner, JSON.stringify(rec.spec), JSON.stringify(rec.status), rec.status.phase, rec.priority, rank[rec.priority], rec.createdAt, rec.updatedAt, rec.batchId ?? null, rec.notBefore ?? null);
+      .q('insert into jobs (id, owner, spec, status, phase, priority, priority_rank, created_at, updated_at, batch_id, not_before, traceparent) values (?,?,?,?,?,?,?,?,?,?,?,?)')
+      .run(rec.id, rec.owner, JSON.stringify(rec.spec), JSON.stringify(rec.status), rec.status.phase, rec.priority, rank[rec.priority], rec.createdAt, rec.updatedAt, rec.batchId ?? null, rec.notBefore ?? null, rec.traceparent ?? null);
   }
 
   getJob(id: string): JobRecord | undefined {
@@ -355,6 +361,7 @@ function toJob(r: Row): JobRecord {
     updatedAt: String(r['updated_at']),
     batchId: r['batch_id'] === null ? undefined : String(r['batch_id']),
     notBefore: r['not_before'] === null ? undefined : String(r['not_before']),
+    traceparent: r['traceparent'] === null || r['traceparent'] === undefined ? undefined : String(r['traceparent']),
   };
 }
 
