@@ -339,7 +339,7 @@ describe('the delivery table', () => {
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'kubeff-deliveries-'));
     store = new Store(dir);
-    table = new DeliveryStore(store.db);
+    table = new DeliveryStore(store);
   });
   afterAll(() => {
     store.close();

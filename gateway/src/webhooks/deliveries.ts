@@ -3,7 +3,8 @@
 // requests (webhook_redeliveries: who asked, and where the new retry budget starts) and the
 // generated signing secret (webhook_settings). Our own tables are created here with `if not
 // exists`, so a database from an older version gains them on start.
-import type { DatabaseSync, SQLInputValue, StatementSync } from 'node:sqlite';
+import type { SQLInputValue } from 'node:sqlite';
+import type { Store } from '../../../operator/src/local/store.ts';
 
 export type DeliveryState = 'pending' | 'delivered' | 'failed';
 
@@ -83,46 +84,25 @@ function toDelivery(r: Row): DeliveryRow {
 const columns = 'rowid as seq, id, job_id, event, url, payload, attempts, state, last_status, last_error, next_attempt_at, created_at, delivered_at';
 
 export class DeliveryStore {
-  private readonly db: DatabaseSync;
+  private readonly store: Store;
 
-  private readonly statements = new Map<string, StatementSync>();
 
-  constructor(db: DatabaseSync) {
-    this.db = db;
-    this.db.exec(schema);
+  constructor(store: Store) {
+    this.store = store;
+    store.db.exec(schema);
   }
 
-  /** Prepared once: the loop runs the same few statements every tick. */
-  private q(sql: string): StatementSync {
-    let st = this.statements.get(sql);
-    if (!st) {
-      st = this.db.prepare(sql);
-      this.statements.set(sql, st);
-    }
-    return st;
-  }
 
-  private tx<T>(fn: () => T): T {
-    this.db.exec('begin immediate');
-    try {
-      const out = fn();
-      this.db.exec('commit');
-      return out;
-    } catch (err) {
-      this.db.exec('rollback');
-      throw err;
-    }
-  }
 
   /** The stored value of a setting, creating it with `make()` on first use (race-free). */
   setting(name: string, make: () => string): string {
-    this.q('insert or ignore into webhook_settings (name, value, created_at) values (?,?,?)').run(name, make(), new Date().toISOString());
-    return String((this.q('select value from webhook_settings where name = ?').get(name) as Row)['value']);
+    this.store.q('insert or ignore into webhook_settings (name, value, created_at) values (?,?,?)').run(name, make(), new Date().toISOString());
+    return String((this.store.q('select value from webhook_settings where name = ?').get(name) as Row)['value']);
   }
 
   insert(d: { id: string; jobId: string; event: string; url: string; payload: string; createdAt: string }): void {
-    this.db
-      .prepare("insert into webhook_deliveries (id, job_id, event, url, payload, attempts, state, next_attempt_at, created_at) values (?,?,?,?,?,0,'pending',?,?)")
+    this.store
+      .q("insert into webhook_deliveries (id, job_id, event, url, payload, attempts, state, next_attempt_at, created_at) values (?,?,?,?,?,0,'pending',?,?)")
       .run(d.id, d.jobId, d.event, d.url, d.payload, d.createdAt, d.createdAt);
   }
 
@@ -133,9 +113,9 @@ export class DeliveryStore {
    * healthy receiver gets every (throttled) progress webhook.
    */
   supersedeProgress(jobId: string, keep: ReadonlySet<string>): number {
-    const ids = (this.q("select id from webhook_deliveries where job_id = ? and event = 'progress' and state = 'pending' and attempts > 0").all(jobId) as Row[]).map((r) => String(r['id'])).filter((id) => !keep.has(id));
+    const ids = (this.store.q("select id from webhook_deliveries where job_id = ? and event = 'progress' and state = 'pending' and attempts > 0").all(jobId) as Row[]).map((r) => String(r['id'])).filter((id) => !keep.has(id));
     for (const id of ids) {
-      this.q("update webhook_deliveries set state = 'failed', next_attempt_at = null, last_error = ? where id = ? and state = 'pending'").run('superseded by a newer event of the job before it could be delivered', id);
+      this.store.q("update webhook_deliveries set state = 'failed', next_attempt_at = null, last_error = ? where id = ? and state = 'pending'").run('superseded by a newer event of the job before it could be delivered', id);
     }
     return ids.length;
   }
@@ -145,7 +125,7 @@ export class DeliveryStore {
    * pending delivery of the same job), oldest first, at most `limit`.
    */
   due(now: string, limit: number): DeliveryRow[] {
-    const rows = this.q(`
+    const rows = this.store.q(`
       select ${columns} from webhook_deliveries d
       where d.state = 'pending' and d.next_attempt_at <= ?
         and not exists (select 1 from webhook_deliveries e where e.job_id = d.job_id and e.state = 'pending' and e.rowid < d.rowid)
@@ -155,19 +135,19 @@ export class DeliveryStore {
   }
 
   get(id: string): DeliveryRow | undefined {
-    const r = this.q(`select ${columns} from webhook_deliveries where id = ?`).get(id) as Row | undefined;
+    const r = this.store.q(`select ${columns} from webhook_deliveries where id = ?`).get(id) as Row | undefined;
     return r ? toDelivery(r) : undefined;
   }
 
   listForJob(jobId: string, limit: number, offset: number): { deliveries: DeliveryRow[]; total: number } {
-    const total = Number((this.q('select count(*) as n from webhook_deliveries where job_id = ?').get(jobId) as Row)['n']);
-    const rows = this.q(`select ${columns} from webhook_deliveries where job_id = ? order by rowid limit ? offset ?`).all(jobId, limit, offset) as Row[];
+    const total = Number((this.store.q('select count(*) as n from webhook_deliveries where job_id = ?').get(jobId) as Row)['n']);
+    const rows = this.store.q(`select ${columns} from webhook_deliveries where job_id = ? order by rowid limit ? offset ?`).all(jobId, limit, offset) as Row[];
     return { deliveries: rows.map(toDelivery), total };
   }
 
   attempts(deliveryId: string): AttemptRow[] {
-    const redeliveredAt = new Set((this.q('select attempts_before from webhook_redeliveries where delivery_id = ?').all(deliveryId) as Row[]).map((r) => Number(r['attempts_before']) + 1));
-    const rows = this.q('select * from webhook_attempts where delivery_id = ? order by attempt').all(deliveryId) as Row[];
+    const redeliveredAt = new Set((this.store.q('select attempts_before from webhook_redeliveries where delivery_id = ?').all(deliveryId) as Row[]).map((r) => Number(r['attempts_before']) + 1));
+    const rows = this.store.q('select * from webhook_attempts where delivery_id = ? order by attempt').all(deliveryId) as Row[];
     return rows.map((r) => ({
       attempt: Number(r['attempt']),
       startedAt: String(r['started_at']),
@@ -180,7 +160,7 @@ export class DeliveryStore {
 
   /** Attempts made before the latest redeliver call: the retry schedule restarts after it. */
   roundStart(deliveryId: string): number {
-    const r = this.q('select max(attempts_before) as n from webhook_redeliveries where delivery_id = ?').get(deliveryId) as Row;
+    const r = this.store.q('select max(attempts_before) as n from webhook_redeliveries where delivery_id = ?').get(deliveryId) as Row;
     return r['n'] === null ? 0 : Number(r['n']);
   }
 
@@ -190,30 +170,30 @@ export class DeliveryStore {
     a: { startedAt: string; durationMs: number; status: number | undefined; error: string | undefined },
     outcome: { state: DeliveryState; nextAttemptAt: string | undefined; deliveredAt: string | undefined },
   ): void {
-    this.tx(() => {
+    this.store.tx(() => {
       const attempt = d.attempts + 1;
-      this.q('insert or replace into webhook_attempts (delivery_id, attempt, started_at, duration_ms, status, error) values (?,?,?,?,?,?)').run(d.id, attempt, a.startedAt, a.durationMs, a.status ?? null, a.error ?? null);
-      this.db
-        .prepare('update webhook_deliveries set attempts = ?, state = ?, last_status = ?, last_error = ?, next_attempt_at = ?, delivered_at = coalesce(?, delivered_at) where id = ?')
+      this.store.q('insert or replace into webhook_attempts (delivery_id, attempt, started_at, duration_ms, status, error) values (?,?,?,?,?,?)').run(d.id, attempt, a.startedAt, a.durationMs, a.status ?? null, a.error ?? null);
+      this.store
+        .q('update webhook_deliveries set attempts = ?, state = ?, last_status = ?, last_error = ?, next_attempt_at = ?, delivered_at = coalesce(?, delivered_at) where id = ?')
         .run(attempt, outcome.state, a.status ?? null, a.error ?? null, outcome.nextAttemptAt ?? null, outcome.deliveredAt ?? null, d.id);
     });
   }
 
   /** Queues a fresh attempt now, with a fresh retry budget. */
   redeliver(id: string, requestedBy: string, now: string): DeliveryRow | undefined {
-    return this.tx(() => {
+    return this.store.tx(() => {
       const d = this.get(id);
       if (!d) return undefined;
-      this.q('insert into webhook_redeliveries (delivery_id, requested_at, requested_by, attempts_before) values (?,?,?,?)').run(id, now, requestedBy, d.attempts);
-      this.q("update webhook_deliveries set state = 'pending', next_attempt_at = ? where id = ?").run(now, id);
+      this.store.q('insert into webhook_redeliveries (delivery_id, requested_at, requested_by, attempts_before) values (?,?,?,?)').run(id, now, requestedBy, d.attempts);
+      this.store.q("update webhook_deliveries set state = 'pending', next_attempt_at = ? where id = ?").run(now, id);
       return this.get(id);
     });
   }
 
   /** Attempt and redelivery rows of deliveries that no longer exist (the store's cleanup removes deliveries only). */
   sweepOrphans(): number {
-    const a = this.q('delete from webhook_attempts where delivery_id not in (select id from webhook_deliveries)').run();
-    const r = this.q('delete from webhook_redeliveries where delivery_id not in (select id from webhook_deliveries)').run();
+    const a = this.store.q('delete from webhook_attempts where delivery_id not in (select id from webhook_deliveries)').run();
+    const r = this.store.q('delete from webhook_redeliveries where delivery_id not in (select id from webhook_deliveries)').run();
     return Number(a.changes) + Number(r.changes);
   }
 }

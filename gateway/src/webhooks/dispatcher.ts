@@ -143,7 +143,7 @@ export class WebhookDispatcher {
       userAgent: 'kubeff-webhooks/0.1',
       ...options,
     };
-    this.deliveries = options.deliveries ?? new DeliveryStore(options.store.db);
+    this.deliveries = options.deliveries ?? new DeliveryStore(options.store);
   }
 
   start(): void {

@@ -48,7 +48,7 @@ export function webhookSecret(deliveries: DeliveryStore, env: NodeJS.ProcessEnv)
 export function webhooksPlugin(options: WebhooksPluginOptions = {}): (app: FastifyInstance, deps: Deps) => void {
   return (app, deps) => {
     const log = app.log.child({ component: 'webhooks' });
-    const deliveries = new DeliveryStore(deps.store.db);
+    const deliveries = new DeliveryStore(deps.store);
     const secret = webhookSecret(deliveries, options.env ?? process.env);
     const dispatcher = new WebhookDispatcher({
       store: deps.store,

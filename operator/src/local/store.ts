@@ -142,7 +142,7 @@ export class Store {
   private readonly statements = new Map<string, StatementSync>();
 
   /** Prepared statements are cached: preparing costs more than running most of these queries. */
-  private q(sql: string): StatementSync {
+  q(sql: string): StatementSync {
     let st = this.statements.get(sql);
     if (!st) {
       st = this.db.prepare(sql);
