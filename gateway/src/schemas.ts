@@ -1,6 +1,6 @@
 // Request and response schemas of the HTTP API (TypeBox). Responses are serialized through
 // them, so nothing outside a schema (an internal field) can leak into a reply.
-import Type from 'typebox';
+import Type, { type TSchema } from 'typebox';
 import { Acceleration, JobError, Metrics, OutputFile, PhaseValues } from '../../crds/src/status.ts';
 import { literals } from '../../crds/src/spec.ts';
 
@@ -21,12 +21,37 @@ export const ErrorResponse = Type.Object({
  * A job request in any of the reference's forms. Kept permissive here on purpose: the normalizer
  * reads every form and names the exact field of each mistake, which a schema error cannot.
  */
-export const JobRequestBody = Type.Object({
+const requestFields = {
   input: Type.Optional(Type.Unknown({ description: 'A /storage/ path, or {"path": ...}' })),
   output: Type.Optional(Type.Unknown({ description: 'A format ("mp4"), a path, or {path, format, video, audio}' })),
   operations: Type.Optional(Type.Array(Type.Unknown(), { description: 'Operations, fields flat or under "params"' })),
   options: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'priority, hardware_acceleration, webhook_url, webhook_events' })),
-}, { additionalProperties: true });
+};
+
+/** The reference's own examples, shown in /docs for each kind of request. */
+const examples = {
+  convert: [
+    { input: '/storage/input/video.mov', output: 'mp4' },
+    {
+      input: '/storage/input/video.mov',
+      output: { path: '/storage/output/final.mp4', format: 'mp4', video: { codec: 'h264', preset: 'medium', crf: 23, resolution: '1920x1080', fps: 30 }, audio: { codec: 'aac', bitrate: '192k', channels: 2, normalize: true } },
+      operations: [{ type: 'trim', start: 10, duration: 60 }, { type: 'watermark', image: '/storage/assets/logo.png', position: 'bottom-right', opacity: 0.8 }],
+      options: { priority: 'high', hardware_acceleration: 'auto' },
+    },
+  ],
+  stream: [{ input: '/storage/input/video.mp4', output: '/storage/output/stream', type: 'hls', variants: [{ resolution: '1080p', bitrate: '5M' }, { resolution: '720p', bitrate: '2.5M' }, { resolution: '480p', bitrate: '1M' }], segment_duration: 6 }],
+  analyze: [{ input: '/storage/input/video.mp4', reference: '/storage/reference/original.mp4', metrics: ['vmaf', 'psnr', 'ssim'] }],
+  estimate: [{ input: '/storage/input/video.mp4', output: 'mp4', operations: [{ type: 'resize', resolution: '4k' }] }],
+};
+
+export function jobRequestBody(kind: keyof typeof examples) {
+  const extra: Record<string, TSchema> = kind === 'stream'
+    ? { type: Type.Optional(Type.Unknown({ description: 'hls or dash' })), variants: Type.Optional(Type.Array(Type.Unknown(), { description: '{resolution, bitrate, name}' })), segment_duration: Type.Optional(Type.Unknown()) }
+    : kind === 'analyze'
+      ? { reference: Type.Optional(Type.Unknown({ description: 'A /storage/ path' })), metrics: Type.Optional(Type.Array(Type.Unknown(), { description: 'vmaf, psnr, ssim' })) }
+      : {};
+  return Type.Object({ ...requestFields, ...extra }, { additionalProperties: true, examples: examples[kind] });
+}
 
 export const Links = Type.Object({ self: Type.String(), events: Type.String(), logs: Type.String() });
 

@@ -19,7 +19,7 @@ import { streamJobEvents, lastEventId } from '../sse.ts';
 import { jobDetail, jobSummary } from '../views.ts';
 import { assertWebhookUrl } from '../webhooks/url-guard.ts';
 import { jobTraceContext } from '../tracing.ts';
-import { ErrorResponse, EstimateResponse, JobDetail, JobList, JobRequestBody, JobSummaryResponse, BatchResponse } from '../schemas.ts';
+import { ErrorResponse, EstimateResponse, JobDetail, JobList, jobRequestBody, JobSummaryResponse, BatchResponse } from '../schemas.ts';
 
 const IdParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$' }) });
 
@@ -135,7 +135,7 @@ export function jobRoutes(app: FastifyInstance, deps: Deps): void {
 
   for (const kind of ['convert', 'stream', 'analyze'] as const) {
     app.post(`/api/v1/${kind}`, {
-      schema: { tags: ['jobs'], summary: `Create a ${kind} job`, body: JobRequestBody, response: responses({ 201: JobSummaryResponse }) },
+      schema: { tags: ['jobs'], summary: `Create a ${kind} job`, body: jobRequestBody(kind), response: responses({ 201: JobSummaryResponse }) },
     }, async (req, reply) => {
       const out = await submit(kind)(req);
       return reply.status(201).send(out);
@@ -143,7 +143,7 @@ export function jobRoutes(app: FastifyInstance, deps: Deps): void {
   }
 
   app.post('/api/v1/estimate', {
-    schema: { tags: ['jobs'], summary: 'Estimate time, size and resources of a job without creating it', body: JobRequestBody, response: responses({ 200: EstimateResponse }) },
+    schema: { tags: ['jobs'], summary: 'Estimate time, size and resources of a job without creating it', body: jobRequestBody('estimate'), response: responses({ 200: EstimateResponse }) },
   }, async (req) => {
     const p = principalOf(req);
     const spec = normalizeRequest(kindOf(req.body), req.body);
