@@ -13,7 +13,9 @@ import { planConvert } from '../../worker-image/src/plan/convert.ts';
 import { planStream } from '../../worker-image/src/plan/stream.ts';
 import { probe } from '../../worker-image/src/probe.ts';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, rounds: { type: 'string', default: '3' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, rounds: { type: 'string', default: '3' }, only: { type: 'string' } } });
+// --only convert: just the convert pair (a quicker, many-round look at the worker's own overhead).
+const onlyConvert = values.only === 'convert';
 const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
 const repo = join(import.meta.dirname, '../..');
@@ -101,9 +103,15 @@ async function main(): Promise<void> {
   const t: Record<string, number[]> = { worker: [], bare: [], ladder: [], hand: [], separate: [], bareLadder: [] };
   for (let r = 0; r < rounds; r++) {
     process.stderr.write(`round ${r + 1}/${rounds}\n`);
-    // Interleaved so drift on the machine hits both sides alike.
-    t.bare?.push(await run('ffmpeg', convertArgs));
-    t.worker?.push(await worker(convertSpec));
+    // Interleaved, alternating which goes first, so drift on the machine hits both sides alike.
+    if (r % 2 === 0) {
+      t.bare?.push(await run('ffmpeg', convertArgs));
+      t.worker?.push(await worker(convertSpec));
+    } else {
+      t.worker?.push(await worker(convertSpec));
+      t.bare?.push(await run('ffmpeg', convertArgs));
+    }
+    if (onlyConvert) continue;
     for (const d of [handDir, sepDir]) {
       rmSync(d, { recursive: true, force: true });
       mkdirSync(d, { recursive: true });
@@ -116,7 +124,7 @@ async function main(): Promise<void> {
     t.separate?.push(sum);
   }
   const m = (k: string) => median(t[k] ?? []);
-  const rows: Row[] = [
+  const rows: Row[] = onlyConvert ? [{ name: 'convert 1080p→720p h264: worker total / bare FFmpeg, same args', kubeff: m('worker'), reference: m('bare'), target: '≤ 1.05' }] : [
     { name: 'convert 1080p→720p h264: worker total / bare FFmpeg, same args', kubeff: m('worker'), reference: m('bare'), target: '≤ 1.05' },
     { name: 'HLS 3-rendition ladder: worker total / best single hand-written command', kubeff: m('ladder'), reference: m('hand'), target: '≤ 1.05' },
     { name: 'HLS 3-rendition ladder: worker total / three separate FFmpeg runs', kubeff: m('ladder'), reference: m('separate'), target: '≤ 0.9' },
