@@ -1,0 +1,241 @@
+// The cluster runtime of the reconciler: informers on MediaJobs, their Jobs and pods; a keyed
+// work queue with per-key backoff; each key reconciled level-triggered from the caches by the pure
+// decision in ../reconcile.ts; Jobs built by ../job-builder.ts; status written by merge-patch to
+// the status subresource (custom resources reject strategic-merge).
+import {
+  BatchV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  PatchStrategy,
+  makeInformer,
+  setHeaderOptions,
+  type Informer,
+  type KubernetesObject,
+  type ObjectCache,
+  type V1Job,
+  type V1Pod,
+} from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { MediaJobSpec } from '../../../crds/src/spec.ts';
+import type { MediaJobStatus } from '../../../crds/src/status.ts';
+import { admit, type QueuedJob } from '../admission.ts';
+import { buildJob, JobLabel, jobName, type JobBuilderSettings } from '../job-builder.ts';
+import { isTerminal } from '../phases.ts';
+import { CancelAnnotation, reconcile, type ObservedJob, type ObservedPod } from '../reconcile.ts';
+
+export const Group = 'kubeff.io';
+export const Version = 'v1alpha1';
+export const Plural = 'mediajobs';
+export const OwnerLabel = 'kubeff.io/owner';
+
+interface MediaJobResource extends KubernetesObject {
+  spec: MediaJobSpec;
+  status?: MediaJobStatus;
+}
+
+export interface ControllerOptions {
+  kubeconfig: KubeConfig;
+  log: Logger;
+  settings: JobBuilderSettings;
+  limits: { global: number; perOwner: number };
+  resyncMs?: number;
+}
+
+type Cached<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
+
+const key = (ns: string, name: string) => `${ns}/${name}`;
+
+function httpCode(err: unknown): number | undefined {
+  const e = err as { code?: unknown; statusCode?: unknown; body?: { code?: unknown } };
+  const c = e.code ?? e.statusCode ?? e.body?.code;
+  return typeof c === 'number' ? c : undefined;
+}
+
+export class MediaJobController {
+  private readonly o: ControllerOptions;
+  private readonly custom: CustomObjectsApi;
+  private readonly batch: BatchV1Api;
+  private readonly core: CoreV1Api;
+  private mediaJobs!: Cached<MediaJobResource>;
+  private jobs!: Cached<V1Job>;
+  private pods!: Cached<V1Pod>;
+  private readonly queue = new Set<string>();
+  private readonly failures = new Map<string, number>();
+  private readonly delayed = new Map<string, NodeJS.Timeout>();
+  /** Jobs just started whose "processing" status the cache may not show yet (admission counts them). */
+  private readonly starting = new Map<string, string>();
+  private draining = false;
+  private stopped = false;
+  private resync: NodeJS.Timeout | undefined;
+
+  constructor(o: ControllerOptions) {
+    this.o = o;
+    this.custom = o.kubeconfig.makeApiClient(CustomObjectsApi);
+    this.batch = o.kubeconfig.makeApiClient(BatchV1Api);
+    this.core = o.kubeconfig.makeApiClient(CoreV1Api);
+  }
+
+  async start(): Promise<void> {
+    const kc = this.o.kubeconfig;
+    const selector = 'app.kubernetes.io/managed-by=kubeff-operator';
+    this.mediaJobs = makeInformer<MediaJobResource>(kc, `/apis/${Group}/${Version}/${Plural}`, () => this.custom.listClusterCustomObject({ group: Group, version: Version, plural: Plural }) as never);
+    this.jobs = makeInformer<V1Job>(kc, '/apis/batch/v1/jobs', () => this.batch.listJobForAllNamespaces({ labelSelector: selector }), selector);
+    this.pods = makeInformer<V1Pod>(kc, '/api/v1/pods', () => this.core.listPodForAllNamespaces({ labelSelector: selector }), selector);
+    for (const verb of ['add', 'update', 'delete'] as const) {
+      this.mediaJobs.on(verb, (mj) => this.enqueue(key(mj.metadata?.namespace ?? '', mj.metadata?.name ?? '')));
+      // Child events map to their owner; never acted on directly.
+      this.jobs.on(verb, (j) => this.enqueueOwner(j));
+      this.pods.on(verb, (p) => this.enqueueOwner(p));
+    }
+    await Promise.all([this.mediaJobs, this.jobs, this.pods].map((i) => this.startRestartable(i as Cached<KubernetesObject>)));
+    this.resync = setInterval(() => this.enqueueAll(), this.o.resyncMs ?? 10_000);
+    this.resync.unref();
+    this.enqueueAll();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.resync);
+    for (const t of this.delayed.values()) clearTimeout(t);
+    await Promise.all([this.mediaJobs, this.jobs, this.pods].map((i) => i?.stop()));
+  }
+
+  /** The JS client's informer stops for good on some errors: restart it with backoff. */
+  private async startRestartable(inf: Cached<KubernetesObject>): Promise<void> {
+    let attempt = 0;
+    inf.on('error', (err: unknown) => {
+      if (this.stopped) return;
+      attempt++;
+      const delay = Math.min(30_000, 250 * 2 ** attempt);
+      this.o.log.warn({ err, delay }, 'informer stopped; restarting');
+      setTimeout(() => {
+        if (!this.stopped) inf.start().then(() => (attempt = 0), () => undefined);
+      }, delay).unref();
+    });
+    await inf.start();
+  }
+
+  private enqueueOwner(o: KubernetesObject): void {
+    const name = o.metadata?.labels?.[JobLabel];
+    if (name) this.enqueue(key(o.metadata?.namespace ?? '', name));
+  }
+
+  private enqueueAll(): void {
+    for (const mj of this.mediaJobs.list()) this.enqueue(key(mj.metadata?.namespace ?? '', mj.metadata?.name ?? ''));
+  }
+
+  private enqueue(k: string): void {
+    this.queue.add(k);
+    if (!this.draining) void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      while (this.queue.size && !this.stopped) {
+        const k = this.queue.values().next().value as string;
+        this.queue.delete(k);
+        try {
+          await this.reconcileKey(k);
+          this.failures.delete(k);
+        } catch (err) {
+          // Per-key backoff: one failing MediaJob does not slow the others.
+          const n = (this.failures.get(k) ?? 0) + 1;
+          this.failures.set(k, n);
+          const delay = Math.min(30_000, 100 * 2 ** n);
+          this.o.log.warn({ err, key: k, delay }, 'reconcile failed; will retry');
+          clearTimeout(this.delayed.get(k));
+          this.delayed.set(k, setTimeout(() => this.enqueue(k), delay));
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private ownerOf(mj: MediaJobResource): string {
+    return mj.metadata?.labels?.[OwnerLabel] ?? mj.metadata?.namespace ?? '';
+  }
+
+  private admitted(target: string): boolean {
+    const queued: QueuedJob[] = [];
+    const running: string[] = [];
+    for (const mj of this.mediaJobs.list()) {
+      const k = key(mj.metadata?.namespace ?? '', mj.metadata?.name ?? '');
+      const phase = mj.status?.phase ?? 'queued';
+      if (phase === 'processing' || this.starting.has(k)) running.push(this.ownerOf(mj));
+      else if (phase === 'queued' && mj.metadata?.annotations?.[CancelAnnotation] !== 'true') {
+        queued.push({ id: k, owner: this.ownerOf(mj), priority: mj.spec.options.priority, createdAt: mj.metadata?.creationTimestamp ? new Date(mj.metadata.creationTimestamp).toISOString() : '' });
+      }
+    }
+    return admit(queued, running, { global: this.o.limits.global, perOwner: () => this.o.limits.perOwner }).includes(target);
+  }
+
+  private async reconcileKey(k: string): Promise<void> {
+    const [ns, name] = k.split('/') as [string, string];
+    const mj = this.mediaJobs.get(name, ns);
+    if (!mj || !mj.metadata?.uid) {
+      this.starting.delete(k);
+      return; // deleted: the garbage collector removes its Job through the owner reference
+    }
+    const status = mj.status ?? {};
+    if (status.phase && status.phase !== 'queued') this.starting.delete(k);
+    const job = this.jobs.get(jobName(name), ns);
+    const pods = this.pods.list(ns).filter((p) => p.metadata?.labels?.[JobLabel] === name);
+    const observedJob: ObservedJob | undefined = job
+      ? {
+          active: job.status?.active ?? 0,
+          failedPods: job.status?.failed ?? 0,
+          conditions: (job.status?.conditions ?? []).map((c) => ({ type: c.type, status: c.status, reason: c.reason, message: c.message })),
+          startTime: job.status?.startTime ? new Date(job.status.startTime).toISOString() : undefined,
+        }
+      : undefined;
+    const observedPods: ObservedPod[] = pods.map((p) => {
+      const t = p.status?.containerStatuses?.find((c) => c.name === 'worker')?.state?.terminated;
+      return {
+        phase: p.status?.phase ?? 'Pending',
+        terminated: t ? { exitCode: t.exitCode, message: t.message, finishedAt: t.finishedAt ? new Date(t.finishedAt).toISOString() : undefined } : undefined,
+      };
+    });
+    const needsAdmission = !job && !isTerminal(status.phase ?? 'queued');
+    const decision = reconcile({
+      mediaJob: { name, generation: mj.metadata.generation ?? 1, annotations: mj.metadata.annotations ?? {}, status },
+      job: observedJob,
+      pods: observedPods,
+      admitted: needsAdmission ? this.admitted(k) : false,
+      now: new Date().toISOString(),
+    });
+    const log = this.o.log.child({ namespace: ns, name, jobId: name });
+    for (const a of decision.actions) {
+      if (a.type === 'createJob') {
+        const body = buildJob({ apiVersion: 'kubeff.io/v1alpha1', kind: 'MediaJob', metadata: { name, namespace: ns, uid: mj.metadata.uid, annotations: mj.metadata.annotations ?? {} }, spec: mj.spec }, this.o.settings);
+        try {
+          await this.batch.createNamespacedJob({ namespace: ns, body: body as V1Job });
+          log.info('job created');
+        } catch (err) {
+          if (httpCode(err) !== 409) throw err; // AlreadyExists: a stale cache, nothing to do
+        }
+        this.starting.set(k, this.ownerOf(mj));
+      } else {
+        try {
+          await this.batch.deleteNamespacedJob({ name: jobName(name), namespace: ns, propagationPolicy: a.propagation });
+          log.info('job deleted');
+        } catch (err) {
+          if (httpCode(err) !== 404) throw err;
+        }
+      }
+    }
+    if (decision.status) {
+      await this.custom.patchNamespacedCustomObjectStatus(
+        { group: Group, version: Version, namespace: ns, plural: Plural, name, body: { status: decision.status } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+      if (isTerminal(decision.status.phase ?? 'queued')) {
+        this.starting.delete(k);
+        // A finished job frees a slot: the queue may admit the next one.
+        this.enqueueAll();
+      }
+    }
+  }
+}

@@ -1,0 +1,110 @@
+// The operator's cluster runtime against the real control plane: MediaJobs applied with kubectl
+// (no gateway) become batch/v1 Jobs owned by them, admission holds the third job of an owner
+// queued, a later high-priority job goes before older normal ones, and cancellation deletes the
+// Job and makes the phase final. (Pods stay Pending here: running them is the process node's job.)
+import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MediaJobController } from '../../operator/src/kube/controller.ts';
+import type { JobBuilderSettings } from '../../operator/src/job-builder.ts';
+import { startControlPlane, type ControlPlane } from './control-plane.ts';
+
+const repoRoot = join(import.meta.dirname, '..', '..');
+
+async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (last: ${String(last)})` : ''}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const settings: JobBuilderSettings = {
+  image: 'kubeff/worker:test',
+  serviceAccountName: 'default',
+  storageClaimName: 'kubeff-storage',
+  cpuPool: {},
+  gpuPool: { resourceName: 'nvidia.com/gpu', nodeSelector: { 'kubeff.io/pool': 'gpu' }, tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }] },
+  maxAttempts: 3,
+  defaultDeadlineSeconds: 3600,
+  ttlSecondsAfterFinished: 600,
+  defaultResources: { cpu: 1, memoryGb: 1 },
+};
+
+function manifest(name: string, priority: string): string {
+  return JSON.stringify({
+    apiVersion: 'kubeff.io/v1alpha1',
+    kind: 'MediaJob',
+    metadata: { name, labels: { 'kubeff.io/owner': 'team-a' } },
+    spec: { type: 'convert', input: { path: '/storage/in.mp4' }, output: { path: `/storage/${name}.mp4`, format: 'mp4' }, operations: [], options: { priority, hardwareAcceleration: 'auto' } },
+  });
+}
+
+describe('the MediaJob controller on a real control plane', () => {
+  let cp: ControlPlane;
+  let controller: MediaJobController;
+
+  const phase = async (name: string) => {
+    const r = await cp.kubectl(['get', 'mj', name, '-o', 'jsonpath={.status.phase}']);
+    return r.stdout.trim();
+  };
+  const jobExists = async (name: string) => (await cp.kubectl(['get', 'job', name, '-o', 'name'])).code === 0;
+
+  beforeAll(async () => {
+    cp = await startControlPlane();
+    const applied = await cp.kubectl(['apply', '-f', join(repoRoot, 'crds', 'mediajobs.kubeff.io.yaml')]);
+    expect(applied.code, applied.stderr).toBe(0);
+    await cp.kubectl(['wait', '--for=condition=Established', 'crd/mediajobs.kubeff.io', '--timeout=30s']);
+    const kc = new KubeConfig();
+    kc.loadFromFile(cp.kubeconfig);
+    controller = new MediaJobController({ kubeconfig: kc, log: pino({ level: 'warn' }), settings, limits: { global: 10, perOwner: 2 }, resyncMs: 1000 });
+    await controller.start();
+  }, 120_000);
+
+  afterAll(async () => {
+    await controller?.stop();
+    await cp?.stop();
+  });
+
+  it('turns applied MediaJobs into owned Jobs, two at a time for one owner; the third waits queued', async () => {
+    for (const n of ['a1', 'a2', 'a3']) {
+      const r = await cp.kubectl(['apply', '-f', '-'], { input: manifest(n, 'normal') });
+      expect(r.code, r.stderr).toBe(0);
+      await new Promise((res) => setTimeout(res, 1100)); // distinct creation times (second resolution)
+    }
+    await eventually('a1 and a2 processing', async () => ((await phase('a1')) === 'processing' && (await phase('a2')) === 'processing' ? true : undefined));
+    expect(await jobExists('a1')).toBe(true);
+    expect(await jobExists('a2')).toBe(true);
+    await eventually('a3 queued', async () => ((await phase('a3')) === 'queued' ? true : undefined));
+    expect(await jobExists('a3')).toBe(false);
+    const owner = JSON.parse((await cp.kubectl(['get', 'job', 'a1', '-o', 'json'])).stdout) as { metadata: { ownerReferences: { kind: string; name: string; controller: boolean }[] } };
+    expect(owner.metadata.ownerReferences[0]).toMatchObject({ kind: 'MediaJob', name: 'a1', controller: true });
+    const cond = JSON.parse((await cp.kubectl(['get', 'mj', 'a3', '-o', 'jsonpath={.status.conditions[0]}'])).stdout) as { reason: string; observedGeneration: number };
+    expect(cond).toMatchObject({ reason: 'Queued', observedGeneration: 1 });
+  });
+
+  it('admits a later high-priority job before older normal ones, and cancels by deleting the Job', async () => {
+    const r = await cp.kubectl(['apply', '-f', '-'], { input: manifest('urgent', 'high') });
+    expect(r.code, r.stderr).toBe(0);
+    await eventually('urgent queued', async () => ((await phase('urgent')) === 'queued' ? true : undefined));
+    // Cancel a1: its Job goes (foreground), its phase is final, and a slot frees.
+    const ann = await cp.kubectl(['annotate', 'mj', 'a1', 'kubeff.io/cancel-requested=true']);
+    expect(ann.code, ann.stderr).toBe(0);
+    await eventually('a1 cancelled', async () => ((await phase('a1')) === 'cancelled' ? true : undefined));
+    await eventually('a1 Job deleted', async () => ((await jobExists('a1')) ? undefined : true));
+    await eventually('urgent admitted', async () => ((await phase('urgent')) === 'processing' ? true : undefined));
+    expect(await phase('a3'), 'the older normal job still waits').toBe('queued');
+    expect(await jobExists('urgent')).toBe(true);
+    // Terminal is final: the controller keeps a1 cancelled on every resync.
+    await new Promise((res) => setTimeout(res, 1500));
+    expect(await phase('a1')).toBe('cancelled');
+  });
+});
