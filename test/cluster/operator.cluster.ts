@@ -7,6 +7,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MediaJobController } from '../../operator/src/kube/controller.ts';
+import { LeaderElector } from '../../operator/src/kube/leader.ts';
 import type { JobBuilderSettings } from '../../operator/src/job-builder.ts';
 import { startControlPlane, type ControlPlane } from './control-plane.ts';
 
@@ -106,5 +107,40 @@ describe('the MediaJob controller on a real control plane', () => {
     // Terminal is final: the controller keeps a1 cancelled on every resync.
     await new Promise((res) => setTimeout(res, 1500));
     expect(await phase('a1')).toBe('cancelled');
+  });
+});
+
+describe('leader election on a Lease', () => {
+  let cp: ControlPlane;
+  beforeAll(async () => {
+    cp = await startControlPlane();
+  }, 120_000);
+  afterAll(async () => cp?.stop());
+
+  it('lets exactly one replica lead, and hands over when the leader stops', async () => {
+    const kc = new KubeConfig();
+    kc.loadFromFile(cp.kubeconfig);
+    const leading = new Set<string>();
+    const make = (identity: string) =>
+      new LeaderElector({
+        kubeconfig: kc, namespace: 'default', name: 'kubeff-operator', identity, leaseSeconds: 3, log: pino({ level: 'silent' }),
+        onStartedLeading: () => void leading.add(identity),
+        onStoppedLeading: () => void leading.delete(identity),
+      });
+    const a = make('replica-a');
+    const b = make('replica-b');
+    a.start();
+    b.start();
+    await eventually('one leader', async () => (leading.size === 1 ? true : undefined));
+    // Several renewal periods later there is still exactly one.
+    await new Promise((res) => setTimeout(res, 2500));
+    expect(leading.size).toBe(1);
+    const [first] = [...leading];
+    const lease = JSON.parse((await cp.kubectl(['get', 'lease', 'kubeff-operator', '-o', 'json'])).stdout) as { spec: { holderIdentity: string } };
+    expect(lease.spec.holderIdentity).toBe(first);
+    const [leader, other] = first === 'replica-a' ? [a, b] : [b, a];
+    await leader.stop();
+    await eventually('the other replica takes over', async () => (other.isLeader() ? true : undefined), 10_000);
+    await other.stop();
   });
 });
