@@ -72,6 +72,8 @@ export const WorkerResult = Type.Object({
   acceleration: Type.Optional(Acceleration),
   processingSeconds: Type.Number(),
   error: Type.Optional(JobError),
+  /** Outputs left out to fit a pod's 4 KiB termination message (the files are all written). */
+  outputsOmitted: Type.Optional(Type.Integer({ minimum: 1 })),
 });
 export type WorkerResult = Static<typeof WorkerResult>;
 

@@ -16,6 +16,7 @@ import { ExitCode } from './exit-codes.ts';
 import { runJob } from './job.ts';
 import { LocalStorage } from './storage.ts';
 import { toolsFromEnv } from './tools.ts';
+import { resultText } from './result-text.ts';
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -67,7 +68,7 @@ async function main(): Promise<number> {
     process.stdin.destroy();
   }
   const resultPath = values.result ?? env['KUBEFF_RESULT_PATH'] ?? (existsSync('/dev/termination-log') ? '/dev/termination-log' : undefined);
-  const text = JSON.stringify(result);
+  const text = resultText(result);
   if (resultPath) await writeFile(resultPath, text);
   else process.stdout.write(`${text}\n`);
   return exitCode;
