@@ -17,6 +17,7 @@ import { runJob } from './job.ts';
 import { LocalStorage } from './storage.ts';
 import { toolsFromEnv } from './tools.ts';
 import { resultText } from './result-text.ts';
+import { NatsSink, TeeSink } from './nats-sink.ts';
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -54,14 +55,20 @@ async function main(): Promise<number> {
     process.stdin.resume();
   }
 
+  // In a cluster, NATS_URL adds live events on NATS beside the JSON lines.
+  const natsUrl = env['NATS_URL'];
+  const events = natsUrl
+    ? new TeeSink(sink, new NatsSink({ url: natsUrl, namespace: env['KUBEFF_NAMESPACE'] ?? 'default', name: jobId, traceparent: env['TRACEPARENT'] }))
+    : sink;
+
   const { result, exitCode } = await runJob(spec, {
     jobId,
     storage: new LocalStorage(env['KUBEFF_STORAGE_ROOT'] ?? '/storage'),
     tools: toolsFromEnv(env),
-    sink,
+    sink: events,
     signal: abort.signal,
   });
-  await sink.close();
+  await events.close();
   // The lifeline has served its purpose; an open stdin would keep this process alive.
   if (values['exit-with-parent']) {
     process.stdin.removeAllListeners();

@@ -1,0 +1,49 @@
+// A real nats-server on a loopback port (Debian's package, or NATS_SERVER_BIN).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { connect as netConnect, createServer } from 'node:net';
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      srv.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export async function startNats(): Promise<{ url: string; port: number; stop(): Promise<void>; child: ChildProcess }> {
+  const port = await freePort();
+  const bin = process.env['NATS_SERVER_BIN'] || 'nats-server';
+  const child = spawn(bin, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', `/tmp/kubeff-nats-${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr?.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
+  const spawnError = new Promise<never>((_, reject) => child.once('error', (e) => reject(new Error(`cannot start ${bin} (install Debian's nats-server): ${e.message}`))));
+  const deadline = Date.now() + 10_000;
+  const up = async () => {
+    while (Date.now() < deadline) {
+      const ok = await new Promise<boolean>((r) => {
+        const s = netConnect(port, '127.0.0.1', () => {
+          s.destroy();
+          r(true);
+        });
+        s.on('error', () => r(false));
+      });
+      if (ok) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`nats-server did not start: ${err}`);
+  };
+  await Promise.race([up(), spawnError]);
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
