@@ -1,5 +1,6 @@
 // A real nats-server on a loopback port (Debian's package, or NATS_SERVER_BIN).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { connect as netConnect, createServer } from 'node:net';
 
 export function freePort(): Promise<number> {
@@ -14,7 +15,8 @@ export function freePort(): Promise<number> {
 
 export async function startNats(): Promise<{ url: string; port: number; stop(): Promise<void>; child: ChildProcess }> {
   const port = await freePort();
-  const bin = process.env['NATS_SERVER_BIN'] || 'nats-server';
+  // Debian installs it in /usr/sbin, which is not on every user's PATH.
+  const bin = process.env['NATS_SERVER_BIN'] || (existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : 'nats-server');
   const child = spawn(bin, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', `/tmp/kubeff-nats-${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr?.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
