@@ -110,6 +110,40 @@ describe('the MediaJob controller on a real control plane', () => {
   });
 });
 
+describe('operator restarts', () => {
+  let cp: ControlPlane;
+  beforeAll(async () => {
+    cp = await startControlPlane();
+    await cp.kubectl(['apply', '-f', join(repoRoot, 'crds', 'mediajobs.kubeff.io.yaml')]);
+    await cp.kubectl(['wait', '--for=condition=Established', 'crd/mediajobs.kubeff.io', '--timeout=30s']);
+  }, 120_000);
+  afterAll(async () => cp?.stop());
+
+  it('loses nothing and creates no duplicate Job when the operator is stopped and started again', async () => {
+    const kc = new KubeConfig();
+    kc.loadFromFile(cp.kubeconfig);
+    const make = () => new MediaJobController({ kubeconfig: kc, log: pino({ level: 'silent' }), settings, limits: { global: 10, perOwner: 5 }, resyncMs: 500 });
+    const first = make();
+    await first.start();
+    const r = await cp.kubectl(['apply', '-f', '-'], { input: manifest('survivor', 'normal') });
+    expect(r.code, r.stderr).toBe(0);
+    await eventually('Job created', async () => ((await cp.kubectl(['get', 'job', 'survivor', '-o', 'name'])).code === 0 ? true : undefined));
+    await first.stop();
+    const second = make();
+    await second.start();
+    try {
+      // Several resyncs of the new operator: still one Job, the MediaJob still processing.
+      await new Promise((res) => setTimeout(res, 2000));
+      const jobs = JSON.parse((await cp.kubectl(['get', 'jobs', '-l', 'kubeff.io/mediajob=survivor', '-o', 'json'])).stdout) as { items: unknown[] };
+      expect(jobs.items).toHaveLength(1);
+      const p = (await cp.kubectl(['get', 'mj', 'survivor', '-o', 'jsonpath={.status.phase}'])).stdout.trim();
+      expect(p).toBe('processing');
+    } finally {
+      await second.stop();
+    }
+  });
+});
+
 describe('leader election on a Lease', () => {
   let cp: ControlPlane;
   beforeAll(async () => {
