@@ -40,6 +40,8 @@ export interface ControllerOptions {
   settings: JobBuilderSettings;
   limits: { global: number; perOwner: number };
   resyncMs?: number;
+  /** Keys reconciled at once (default 4). */
+  concurrency?: number;
 }
 
 type Cached<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
@@ -65,7 +67,7 @@ export class MediaJobController {
   private readonly delayed = new Map<string, NodeJS.Timeout>();
   /** Jobs just started whose "processing" status the cache may not show yet (admission counts them). */
   private readonly starting = new Map<string, string>();
-  private draining = false;
+  private readonly inFlight = new Set<string>();
   private stopped = false;
   private resync: NodeJS.Timeout | undefined;
 
@@ -127,19 +129,24 @@ export class MediaJobController {
 
   private enqueue(k: string): void {
     this.queue.add(k);
-    if (!this.draining) void this.drain();
+    this.pump();
   }
 
-  private async drain(): Promise<void> {
-    this.draining = true;
-    try {
-      while (this.queue.size && !this.stopped) {
-        const k = this.queue.values().next().value as string;
-        this.queue.delete(k);
-        try {
-          await this.reconcileKey(k);
-          this.failures.delete(k);
-        } catch (err) {
+  /**
+   * Up to `concurrency` keys are reconciled at once (like controller-runtime's
+   * MaxConcurrentReconciles), but never the same key twice at once: a key that changes while it
+   * is being reconciled runs again afterwards.
+   */
+  private pump(): void {
+    const limit = this.o.concurrency ?? 4;
+    while (!this.stopped && this.inFlight.size < limit) {
+      const k = [...this.queue].find((q) => !this.inFlight.has(q));
+      if (k === undefined) return;
+      this.queue.delete(k);
+      this.inFlight.add(k);
+      void this.reconcileKey(k).then(
+        () => this.failures.delete(k),
+        (err: unknown) => {
           // Per-key backoff: one failing MediaJob does not slow the others.
           const n = (this.failures.get(k) ?? 0) + 1;
           this.failures.set(k, n);
@@ -147,10 +154,11 @@ export class MediaJobController {
           this.o.log.warn({ err, key: k, delay }, 'reconcile failed; will retry');
           clearTimeout(this.delayed.get(k));
           this.delayed.set(k, setTimeout(() => this.enqueue(k), delay));
-        }
-      }
-    } finally {
-      this.draining = false;
+        },
+      ).finally(() => {
+        this.inFlight.delete(k);
+        this.pump();
+      });
     }
   }
 
@@ -207,6 +215,8 @@ export class MediaJobController {
       now: new Date().toISOString(),
     });
     const log = this.o.log.child({ namespace: ns, name, jobId: name });
+    // Counted as running before any await: concurrent reconciles must not admit past the limits.
+    if (decision.actions.some((a) => a.type === 'createJob')) this.starting.set(k, this.ownerOf(mj));
     for (const a of decision.actions) {
       if (a.type === 'createJob') {
         const body = buildJob({ apiVersion: 'kubeff.io/v1alpha1', kind: 'MediaJob', metadata: { name, namespace: ns, uid: mj.metadata.uid, annotations: mj.metadata.annotations ?? {} }, spec: mj.spec }, this.o.settings);
@@ -214,9 +224,11 @@ export class MediaJobController {
           await this.batch.createNamespacedJob({ namespace: ns, body: body as V1Job });
           log.info('job created');
         } catch (err) {
-          if (httpCode(err) !== 409) throw err; // AlreadyExists: a stale cache, nothing to do
+          if (httpCode(err) !== 409) {
+            this.starting.delete(k);
+            throw err;
+          } // else AlreadyExists: a stale cache, nothing to do
         }
-        this.starting.set(k, this.ownerOf(mj));
       } else {
         try {
           await this.batch.deleteNamespacedJob({ name: jobName(name), namespace: ns, propagationPolicy: a.propagation });
