@@ -46,6 +46,7 @@ const controller = new MediaJobController({
   log,
   settings,
   limits: { global: int('KUBEFF_MAX_RUNNING_JOBS', 100), perOwner: int('KUBEFF_MAX_CONCURRENT_JOBS', 10) },
+  natsUrl: env['NATS_URL'] || undefined,
 });
 let running = false;
 const elector = new LeaderElector({

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MediaJobController } from '../../operator/src/kube/controller.ts';
 import type { JobBuilderSettings } from '../../operator/src/job-builder.ts';
 import { ffprobe, makeSource, makeStorage, type StorageRoot } from '../support/media.ts';
+import { startNats } from '../support/nats.ts';
 import { startControlPlane, type ControlPlane } from './control-plane.ts';
 import { startProcessNode, type ProcessNode } from './process-node.ts';
 
@@ -54,6 +55,7 @@ describe('MediaJobs applied with kubectl run end to end', () => {
   let controller: MediaJobController;
   let storage: StorageRoot;
   let volumeRoot: string;
+  let nats: Awaited<ReturnType<typeof startNats>>;
 
   const apply = async (name: string, spec: Record<string, unknown>) => {
     const manifest = { apiVersion: 'kubeff.io/v1alpha1', kind: 'MediaJob', metadata: { name }, spec: { operations: [], options: { priority: 'normal', hardwareAcceleration: 'auto' }, ...spec } };
@@ -70,7 +72,9 @@ describe('MediaJobs applied with kubectl run end to end', () => {
 
   beforeAll(async () => {
     cp = await startControlPlane();
+    nats = await startNats();
     storage = makeStorage('kubeff-e2e-');
+    makeSource(storage.host('/storage/long.mp4'), { seconds: 12, width: 640, height: 480 });
     makeSource(storage.host('/storage/in.mp4'), { seconds: 1 });
     writeFileSync(storage.host('/storage/corrupt.mp4'), 'not a video at all '.repeat(200));
     volumeRoot = mkdtempSync(join(tmpdir(), 'kubeff-e2e-vol-'));
@@ -93,7 +97,7 @@ describe('MediaJobs applied with kubectl run end to end', () => {
     });
     const kc = new KubeConfig();
     kc.loadFromFile(cp.kubeconfig);
-    controller = new MediaJobController({ kubeconfig: kc, log: pino({ level: 'warn' }), settings, limits: { global: 10, perOwner: 10 }, resyncMs: 1000 });
+    controller = new MediaJobController({ kubeconfig: kc, log: pino({ level: 'warn' }), settings: { ...settings, natsUrl: nats.url }, limits: { global: 10, perOwner: 10 }, resyncMs: 1000, natsUrl: nats.url, progressIntervalMs: 300 });
     await controller.start();
   }, 180_000);
 
@@ -101,6 +105,7 @@ describe('MediaJobs applied with kubectl run end to end', () => {
     await controller?.stop();
     await node?.stop();
     await cp?.stop();
+    await nats?.stop();
     storage?.remove();
     if (volumeRoot) rmSync(volumeRoot, { recursive: true, force: true });
   });
@@ -129,5 +134,18 @@ describe('MediaJobs applied with kubectl run end to end', () => {
     const mj = await finished('gpu-1');
     expect((await podsOf('gpu-1')).map((p) => p.spec.nodeName)).toEqual(['gpu-node']);
     expect(mj.status?.error).toMatchObject({ code: 'UNSUPPORTED_CAPABILITY', retryable: false });
+  });
+
+  it('shows live progress in status while the job runs (workers → NATS → operator, throttled)', async () => {
+    await apply('live-1', { type: 'convert', input: { path: '/storage/long.mp4' }, output: { path: '/storage/live.mp4', format: 'mp4', video: { preset: 'medium' } } });
+    const seen = await eventually('a progress between 0 and 100 while processing', async () => {
+      const mj = (await get('live-1')) as MediaJobView & { status?: { progress?: number } };
+      const p = mj.status?.progress ?? 0;
+      return mj.status?.phase === 'processing' && p > 0 && p < 100 ? p : undefined;
+    }, 60_000);
+    expect(seen).toBeGreaterThan(0);
+    const done = await finished('live-1');
+    expect(done.status?.phase).toBe('completed');
+    expect((done as { status?: { progress?: number } }).status?.progress, 'the final state wins over late progress').toBe(100);
   });
 });

@@ -23,6 +23,7 @@ import { admit, type QueuedJob } from '../admission.ts';
 import { buildJob, JobLabel, jobName, type JobBuilderSettings } from '../job-builder.ts';
 import { isTerminal } from '../phases.ts';
 import { CancelAnnotation, reconcile, type ObservedJob, type ObservedPod } from '../reconcile.ts';
+import { ProgressRelay, type ProgressUpdate } from './progress.ts';
 
 export const Group = 'kubeff.io';
 export const Version = 'v1alpha1';
@@ -42,6 +43,9 @@ export interface ControllerOptions {
   resyncMs?: number;
   /** Keys reconciled at once (default 4). */
   concurrency?: number;
+  /** NATS for live progress into status (throttled); without it status changes only at phase edges. */
+  natsUrl?: string | undefined;
+  progressIntervalMs?: number;
 }
 
 type Cached<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
@@ -70,6 +74,7 @@ export class MediaJobController {
   private readonly inFlight = new Set<string>();
   private stopped = false;
   private resync: NodeJS.Timeout | undefined;
+  private relay: ProgressRelay | undefined;
 
   constructor(o: ControllerOptions) {
     this.o = o;
@@ -94,11 +99,34 @@ export class MediaJobController {
     this.resync = setInterval(() => this.enqueueAll(), this.o.resyncMs ?? 10_000);
     this.resync.unref();
     this.enqueueAll();
+    if (this.o.natsUrl) {
+      this.relay = new ProgressRelay({ url: this.o.natsUrl, intervalMs: this.o.progressIntervalMs, log: this.o.log, apply: (u) => this.applyProgress(u) });
+      await this.relay.start();
+    }
+  }
+
+  /**
+   * Live progress for a running job. The patch carries the cached resourceVersion: if the object
+   * changed meanwhile (say, it just completed), the API server refuses it and nothing is undone.
+   */
+  private async applyProgress(u: ProgressUpdate): Promise<void> {
+    const mj = this.mediaJobs.get(u.name, u.namespace);
+    if (!mj?.metadata?.resourceVersion || mj.status?.phase !== 'processing') return;
+    const status: Record<string, unknown> = { progress: u.percentage };
+    if (u.stage !== undefined) status['stage'] = u.stage;
+    if (u.fps !== undefined) status['fps'] = u.fps;
+    if (u.speed !== undefined) status['speed'] = u.speed;
+    if (u.etaSeconds !== undefined) status['etaSeconds'] = u.etaSeconds;
+    await this.custom.patchNamespacedCustomObjectStatus(
+      { group: Group, version: Version, namespace: u.namespace, plural: Plural, name: u.name, body: { metadata: { resourceVersion: mj.metadata.resourceVersion }, status } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.resync);
+    await this.relay?.stop();
     for (const t of this.delayed.values()) clearTimeout(t);
     await Promise.all([this.mediaJobs, this.jobs, this.pods].map((i) => i?.stop()));
   }
