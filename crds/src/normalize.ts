@@ -5,7 +5,7 @@ import Value from 'typebox/value';
 import { parseBitrate } from './bitrate.ts';
 import { ContainerRules, containerFromPath } from './containers.ts';
 import { SpecError, type ErrorCode } from './errors.ts';
-import { Fields, isObject, describe, type Json, type JsonObject } from './fields.ts';
+import { dropUndefined, Fields, isObject, describe, type Json, type JsonObject } from './fields.ts';
 import { checkStoragePath, stripTrailingSlash } from './paths.ts';
 import { parseResolution, type Size } from './resolution.ts';
 import {
@@ -220,10 +220,6 @@ function sampleRateText(v: Json | undefined): unknown {
   return typeof v === 'number' ? String(v) : v;
 }
 
-function dropUndefined<T extends object>(o: T): T {
-  for (const k of Object.keys(o) as (keyof T)[]) if (o[k] === undefined) delete o[k];
-  return o;
-}
 
 /** The fields of an operation, whether written flat or under "params". */
 function opFields(f: Fields, raw: JsonObject, field: string): { fields: JsonObject; at: (k: string) => string; known: (keys: string[]) => void } | undefined {

@@ -2,23 +2,13 @@
 // (load from a second process), and the delay from an FFmpeg progress line to an SSE client.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../support/ports.ts';
 
 const repo = join(import.meta.dirname, '../..');
 const node = process.execPath;
 const key = 'bench-client-key-000000000000';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 async function server(env: Record<string, string>): Promise<{ url: string; child: ChildProcess; root: string; data: string }> {
   const root = mkdtempSync(join(tmpdir(), 'kubeff-apibench-'));

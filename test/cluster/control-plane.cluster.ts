@@ -7,25 +7,10 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControlPlane, type ControlPlane } from './control-plane.ts';
+import { eventually } from '../support/eventually.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
 const crdPath = join(repoRoot, 'crds', 'mediajobs.kubeff.io.yaml');
-
-/** Polls until `fn` returns a value (not undefined); bounded. */
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (last error: ${String(last)})` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 function mediaJob(name: string, spec: Record<string, unknown> = {}): string {
   return JSON.stringify({

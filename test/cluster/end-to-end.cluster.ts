@@ -14,24 +14,10 @@ import { ffprobe, makeSource, makeStorage, type StorageRoot } from '../support/m
 import { startNats } from '../support/nats.ts';
 import { startControlPlane, type ControlPlane } from './control-plane.ts';
 import { startProcessNode, type ProcessNode } from './process-node.ts';
+import { eventually } from '../support/eventually.ts';
 
 const repo = join(import.meta.dirname, '..', '..');
 const ns = 'default';
-
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (last: ${String(last)})` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 const settings: JobBuilderSettings = {
   image: 'kubeff/worker',

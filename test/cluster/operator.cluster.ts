@@ -10,23 +10,9 @@ import { MediaJobController } from '../../operator/src/kube/controller.ts';
 import { LeaderElector } from '../../operator/src/kube/leader.ts';
 import type { JobBuilderSettings } from '../../operator/src/job-builder.ts';
 import { startControlPlane, type ControlPlane } from './control-plane.ts';
+import { eventually } from '../support/eventually.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
-
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (last: ${String(last)})` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 const settings: JobBuilderSettings = {
   image: 'kubeff/worker:test',

@@ -11,27 +11,12 @@ import { buildJob, type JobBuilderSettings, type MediaJobObject } from '../../op
 import { ffprobe, makeSource, makeStorage, type StorageRoot } from '../support/media.ts';
 import { startControlPlane, type ControlPlane } from './control-plane.ts';
 import { startProcessNode, type Container, type ProcessNode } from './process-node.ts';
+import { eventually } from '../support/eventually.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
 const crdPath = join(repoRoot, 'crds', 'mediajobs.kubeff.io.yaml');
 const workerMain = join(repoRoot, 'worker-image', 'src', 'main.ts');
 const ns = 'default';
-
-/** Polls until `fn` returns a value (not undefined); bounded. */
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (last error: ${String(last)})` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 interface ContainerStatus {
   name: string;

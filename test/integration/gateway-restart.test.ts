@@ -2,26 +2,16 @@
 // (or stopped) mid-job, and the next start requeues and finishes what was accepted.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ffprobe, makeSource, makeStorage, videoStream, type StorageRoot } from '../support/media.ts';
+import { freePort } from '../support/ports.ts';
 
 const repo = join(import.meta.dirname, '../..');
 const key = 'restart-client-key-123456';
 let storage: StorageRoot;
 let dataDir: string;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 async function startServer(port: number): Promise<ChildProcess> {
   const child = spawn(join(repo, 'node_modules/.bin/node'), [join(repo, 'gateway/src/server.ts')], {

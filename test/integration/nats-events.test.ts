@@ -7,7 +7,8 @@ import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { normalizeRequest } from '../../crds/src/normalize.ts';
 import { makeSource, makeStorage, type StorageRoot } from '../support/media.ts';
-import { freePort, startNats } from '../support/nats.ts';
+import { startNats } from '../support/nats.ts';
+import { freePort } from '../support/ports.ts';
 
 const repo = join(import.meta.dirname, '../..');
 let storage: StorageRoot;

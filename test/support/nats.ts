@@ -1,17 +1,8 @@
 // A real nats-server on a loopback port (Debian's package, or NATS_SERVER_BIN).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { connect as netConnect, createServer } from 'node:net';
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
+import { connect as netConnect } from 'node:net';
+import { freePort } from './ports.ts';
 
 export async function startNats(): Promise<{ url: string; port: number; stop(): Promise<void>; child: ChildProcess }> {
   const port = await freePort();

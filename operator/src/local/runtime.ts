@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { WorkerResult } from '../../../crds/src/status.ts';
+import { dropUndefined } from '../../../crds/src/fields.ts';
 import { admit, type AdmissionLimits } from '../admission.ts';
 import type { JobEventBus } from '../bus.ts';
 import { afterExit, defaultRetryPolicy, type RetryPolicy } from '../retry.ts';
@@ -277,7 +278,3 @@ export class LocalRuntime {
   }
 }
 
-function dropUndefined<T extends object>(o: T): T {
-  for (const k of Object.keys(o) as (keyof T)[]) if (o[k] === undefined) delete o[k];
-  return o;
-}
