@@ -8,7 +8,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     root: fileURLToPath(new URL('../..', import.meta.url)),
-    include: ['test/cluster/**/*.cluster.ts'],
+    include: ['test/cluster/**/*.cluster.ts', 'test/chart/**/*.cluster.ts'],
     // One control plane at a time: four Go servers already fill two cores while they start.
     fileParallelism: false,
     maxWorkers: 1,
