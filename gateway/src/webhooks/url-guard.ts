@@ -7,26 +7,25 @@
 // 3. the request connects to those checked addresses only (a pinned `lookup`), so a DNS answer
 //    that changes between the check and the connection (DNS rebinding) cannot redirect it;
 // 4. redirects are not followed, the attempt has a deadline and the response body read is capped.
-// Literal IP URLs are checked without DNS. The classification is a pure function, tested by table.
-import { lookup as dnsLookup } from 'node:dns/promises';
+// Literal IP URLs are checked without DNS. The classification (worker-image/src/net/addresses.ts,
+// shared with HTTP(S) inputs) is a pure function, tested by table.
 import http from 'node:http';
 import https from 'node:https';
-import { isIP, type LookupFunction } from 'node:net';
+import { isIP } from 'node:net';
+import {
+  addressRefusal,
+  defaultResolver,
+  pinnedLookup,
+  withTimeout,
+  type ResolvedAddress,
+  type Resolver,
+} from '../../../worker-image/src/net/addresses.ts';
 import type { Config } from '../config.ts';
 import { ApiError } from '../errors.ts';
 
-export interface ResolvedAddress {
-  address: string;
-  family: 4 | 6;
-}
-
-/** Resolves a hostname to every address it has (injectable for tests). */
-export type Resolver = (hostname: string) => Promise<ResolvedAddress[]>;
-
-export const defaultResolver: Resolver = async (hostname) => {
-  const all = await dnsLookup(hostname, { all: true, verbatim: true });
-  return all.map((a) => ({ address: a.address, family: a.family === 6 ? 6 : 4 }));
-};
+// The address classification lives in a module shared with the storage layer's HTTP inputs;
+// re-exported here so webhook code keeps its imports.
+export { classifyAddress, defaultResolver, ipv6Bytes, pinnedLookup, type AddressClass, type ResolvedAddress, type Resolver } from '../../../worker-image/src/net/addresses.ts';
 
 export interface GuardOptions {
   /** Let private, loopback, link-local, unique-local and CGNAT targets through (KUBEFF_WEBHOOK_ALLOW_PRIVATE). */
@@ -41,157 +40,13 @@ export type UrlCheck =
   /** `refused`: never acceptable (final); `unresolved`: DNS failed, possibly for a while only. */
   | { ok: false; kind: 'refused' | 'unresolved'; reason: string };
 
-// ---------------------------------------------------------------------------------------------
-// Address classification
-
-/**
- * Why an address is not a public unicast address, or undefined when it is. `private` ranges may
- * be allowed by configuration; `never` ranges are refused even then: no webhook receiver lives on
- * an unspecified, multicast, broadcast, documentation or reserved address, nor on a cloud
- * metadata endpoint (the classic SSRF prize, reachable from every VM and node).
- */
-export type AddressClass = { level: 'private' | 'never'; reason: string } | undefined;
-
-interface V4Range {
-  base: number;
-  bits: number;
-  level: 'private' | 'never';
-  reason: string;
-}
-
-const v4 = (cidr: string, level: 'private' | 'never', reason: string): V4Range => {
-  const [ip, bits] = cidr.split('/') as [string, string];
-  return { base: ipv4ToInt(ip) as number, bits: Number(bits), level, reason };
-};
-
-// Most specific first: the metadata address sits inside link-local.
-const v4Ranges: V4Range[] = [
-  v4('169.254.169.254/32', 'never', 'a cloud metadata address'),
-  v4('100.100.100.200/32', 'never', 'a cloud metadata address'),
-  v4('255.255.255.255/32', 'never', 'the broadcast address'),
-  v4('0.0.0.0/8', 'never', 'an unspecified ("this network") address'),
-  v4('10.0.0.0/8', 'private', 'a private address (10.0.0.0/8)'),
-  v4('100.64.0.0/10', 'private', 'a shared carrier-grade NAT address (100.64.0.0/10)'),
-  v4('127.0.0.0/8', 'private', 'a loopback address'),
-  v4('169.254.0.0/16', 'private', 'a link-local address'),
-  v4('172.16.0.0/12', 'private', 'a private address (172.16.0.0/12)'),
-  v4('192.0.0.0/24', 'never', 'an IETF protocol assignment address'),
-  v4('192.0.2.0/24', 'never', 'a documentation address'),
-  v4('192.168.0.0/16', 'private', 'a private address (192.168.0.0/16)'),
-  v4('198.18.0.0/15', 'private', 'a benchmarking network address'),
-  v4('198.51.100.0/24', 'never', 'a documentation address'),
-  v4('203.0.113.0/24', 'never', 'a documentation address'),
-  v4('224.0.0.0/4', 'never', 'a multicast address'),
-  v4('240.0.0.0/4', 'never', 'a reserved address'),
-];
-
-function ipv4ToInt(ip: string): number | undefined {
-  const parts = ip.split('.');
-  if (parts.length !== 4) return undefined;
-  let n = 0;
-  for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p) || Number(p) > 255) return undefined;
-    n = n * 256 + Number(p);
-  }
-  return n;
-}
-
-function classifyV4(ip: string): AddressClass {
-  const n = ipv4ToInt(ip);
-  if (n === undefined) return { level: 'never', reason: 'not a valid IPv4 address' };
-  for (const r of v4Ranges) {
-    const size = 2 ** (32 - r.bits);
-    if (n >= r.base && n < r.base + size) return { level: r.level, reason: r.reason };
-  }
-  return undefined;
-}
-
-/** The 16 bytes of an IPv6 address (with `::` and an optional embedded dotted IPv4 tail). */
-export function ipv6Bytes(ip: string): Uint8Array | undefined {
-  const zone = ip.indexOf('%');
-  const text = zone >= 0 ? ip.slice(0, zone) : ip;
-  if (isIP(text) !== 6) return undefined;
-  let head = text;
-  const tailBytes: number[] = [];
-  const lastColon = text.lastIndexOf(':');
-  const last = text.slice(lastColon + 1);
-  if (last.includes('.')) {
-    const n = ipv4ToInt(last);
-    if (n === undefined) return undefined;
-    tailBytes.push((n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255);
-    // Keep the colon so "::1.2.3.4" still splits into an empty head around "::".
-    head = `${text.slice(0, lastColon + 1)}0:0`;
-  }
-  const halves = head.split('::');
-  const words = (s: string) => (s === '' ? [] : s.split(':').map((w) => parseInt(w, 16)));
-  const left = words(halves[0] ?? '');
-  const right = halves.length > 1 ? words(halves[1] ?? '') : [];
-  const fill = 8 - left.length - right.length;
-  const all = halves.length > 1 ? [...left, ...new Array<number>(fill).fill(0), ...right] : left;
-  if (all.length !== 8) return undefined;
-  const out = new Uint8Array(16);
-  all.forEach((w, i) => {
-    out[i * 2] = (w >> 8) & 255;
-    out[i * 2 + 1] = w & 255;
-  });
-  if (tailBytes.length) out.set(tailBytes, 12);
-  return out;
-}
-
-const hex = (b: Uint8Array, from: number, to: number) => Array.from(b.slice(from, to), (x) => x.toString(16).padStart(2, '0')).join('');
-const embeddedV4 = (b: Uint8Array, at: number) => `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
-const withVia = (c: AddressClass, via: string): AddressClass => (c ? { level: c.level, reason: `${c.reason} (${via})` } : undefined);
-
-function classifyV6(ip: string): AddressClass {
-  const b = ipv6Bytes(ip);
-  if (!b) return { level: 'never', reason: 'not a valid IPv6 address' };
-  const first = b[0] ?? 0;
-  const second = b[1] ?? 0;
-  const zeros = (n: number) => b.slice(0, n).every((x) => x === 0);
-  if (zeros(16)) return { level: 'never', reason: 'the unspecified address (::)' };
-  if (zeros(15) && b[15] === 1) return { level: 'private', reason: 'a loopback address (::1)' };
-  // IPv4 inside IPv6: the socket reaches the embedded IPv4 address, so judge that one.
-  if (zeros(10) && b[10] === 0xff && b[11] === 0xff) return withVia(classifyV4(embeddedV4(b, 12)), 'IPv4-mapped IPv6');
-  if (zeros(12)) return { level: 'never', reason: 'a deprecated IPv4-compatible IPv6 address' };
-  if (hex(b, 0, 12) === '0064ff9b0000000000000000') return withVia(classifyV4(embeddedV4(b, 12)), 'NAT64');
-  if (hex(b, 0, 6) === '0064ff9b0001') return { level: 'private', reason: 'a local-use NAT64 address' };
-  if (first === 0x20 && second === 0x02) return withVia(classifyV4(embeddedV4(b, 2)), '6to4');
-  if (hex(b, 0, 8) === '0100000000000000') return { level: 'never', reason: 'a discard-only address' };
-  if (hex(b, 0, 4) === '20010db8') return { level: 'never', reason: 'a documentation address' };
-  if (hex(b, 0, 16) === 'fd000ec2000000000000000000000254') return { level: 'never', reason: 'a cloud metadata address' };
-  if (first === 0xff) return { level: 'never', reason: 'a multicast address' };
-  if ((first & 0xfe) === 0xfc) return { level: 'private', reason: 'a unique-local address (fc00::/7)' };
-  if (first === 0xfe && (second & 0xc0) === 0x80) return { level: 'private', reason: 'a link-local address (fe80::/10)' };
-  if (first === 0xfe && (second & 0xc0) === 0xc0) return { level: 'private', reason: 'a site-local address (fec0::/10)' };
-  return undefined;
-}
-
-/** Why an IP address may not be a webhook target (see AddressClass), or undefined if it may. */
-export function classifyAddress(ip: string): AddressClass {
-  const kind = isIP(ip.split('%')[0] ?? '');
-  if (kind === 4) return classifyV4(ip);
-  if (kind === 6) return classifyV6(ip);
-  return { level: 'never', reason: 'not an IP address' };
-}
-
 /** The refusal reason for an address under the given setting, or undefined when it is allowed. */
 export function refusal(ip: string, allowPrivate: boolean): string | undefined {
-  const c = classifyAddress(ip);
-  if (!c) return undefined;
-  if (c.level === 'private' && allowPrivate) return undefined;
-  return c.level === 'private' ? `${c.reason}; private targets are refused unless KUBEFF_WEBHOOK_ALLOW_PRIVATE is set` : c.reason;
+  return addressRefusal(ip, allowPrivate, 'KUBEFF_WEBHOOK_ALLOW_PRIVATE');
 }
 
 // ---------------------------------------------------------------------------------------------
 // URL check
-
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
-  });
-  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
-}
 
 /**
  * Checks a webhook URL and resolves its host. Nothing is connected to. The lead calls this at job
@@ -256,20 +111,6 @@ export type PostResult =
   | { kind: 'response'; status: number; body: string }
   | { kind: 'refused'; reason: string }
   | { kind: 'network_error'; reason: string };
-
-/** A `lookup` that answers only with the checked addresses, whatever DNS says now. */
-export function pinnedLookup(addresses: readonly ResolvedAddress[]): LookupFunction {
-  return (_hostname, options, callback) => {
-    const first = addresses[0];
-    if (!first) {
-      callback(new Error('no checked address'), '', 4);
-      return;
-    }
-    // With autoSelectFamily (the default since Node 20) net asks for every address at once.
-    if (options.all) callback(null, addresses.map((a) => ({ address: a.address, family: a.family })));
-    else callback(null, first.address, first.family);
-  };
-}
 
 /**
  * POSTs one webhook body to a checked URL. Never throws: every outcome is a PostResult. 3xx
