@@ -6,7 +6,7 @@ import { parseBitrate } from './bitrate.ts';
 import { ContainerRules, containerFromPath } from './containers.ts';
 import { SpecError, type ErrorCode } from './errors.ts';
 import { dropUndefined, Fields, isObject, describe, type Json, type JsonObject } from './fields.ts';
-import { checkStoragePath, stripTrailingSlash } from './paths.ts';
+import { checkInputLocation, checkOutputLocation, locationKind, stripTrailingSlash } from './paths.ts';
 import { parseResolution, type Size } from './resolution.ts';
 import {
   AudioCodecValues,
@@ -43,7 +43,7 @@ const audioCodecAliases: Record<string, (typeof AudioCodecValues)[number]> = {
   libmp3lame: 'mp3', libopus: 'opus', libvorbis: 'vorbis', pcm_s16le: 'pcm', wav: 'pcm',
 };
 
-const optionKeys = ['priority', 'hardware_acceleration', 'webhook_url', 'webhook_events', 'timeout', 'timeout_seconds'];
+const optionKeys = ['priority', 'hardware_acceleration', 'webhook_url', 'webhook_events', 'timeout', 'timeout_seconds', 'presign_outputs'];
 
 /** Normalizes a request body; throws SpecError listing every problem found. */
 export function normalizeRequest(kind: RequestKind, body: unknown): MediaJobSpec {
@@ -88,11 +88,30 @@ function requestField(field: string, t: Trace): string {
 function readInput(f: Fields, body: JsonObject): string | undefined {
   const v = body['input'];
   if (v === undefined) return f.add('INVALID_INPUT', 'input', 'is required', { suggestion: 'e.g. "input": "/storage/input/video.mp4"' });
+  return readInputObject(f, v, 'input');
+}
+
+/** An input as a location string or as {"path", "credentials"}; see readCredentials. */
+function readInputObject(f: Fields, v: Json, field: string): string | undefined {
   if (isObject(v)) {
-    f.known(v, 'input', ['path', 'credentials'], 'INVALID_INPUT');
-    return checkStoragePath(f, v['path'], 'input.path', 'INVALID_INPUT');
+    f.known(v, field, ['path', 'credentials'], 'INVALID_INPUT');
+    if (v['credentials'] !== undefined) readCredentials(f, v['credentials'], `${field}.credentials`);
+    return checkInputLocation(f, v['path'], `${field}.path`, 'INVALID_INPUT');
   }
-  return checkStoragePath(f, v, 'input', 'INVALID_INPUT');
+  return checkInputLocation(f, v, field, 'INVALID_INPUT');
+}
+
+/**
+ * The reference's `"credentials": "presigned"`: S3 inputs are read through presigned URLs made
+ * with the server's own credentials (configured per S3 backend). Secrets are never accepted in a
+ * job: a spec is stored, listed and logged.
+ */
+function readCredentials(f: Fields, v: Json, field: string): void {
+  if (v === 'presigned') return;
+  f.add('INVALID_INPUT', field, typeof v === 'string' ? `'${v.slice(0, 32)}' is not supported` : 'must not carry secrets: S3 credentials are configured on the server, per backend, never sent in a job', {
+    allowed: ['presigned'],
+    suggestion: 'leave credentials out, or use "presigned"; for a private object elsewhere, send a presigned http(s) URL as the input',
+  });
 }
 
 function readOptions(f: Fields, body: JsonObject): JobOptions {
@@ -120,6 +139,14 @@ function readOptions(f: Fields, body: JsonObject): JobOptions {
     if (url !== undefined) {
       if (!/^https?:\/\/[^\s]+$/i.test(url)) f.add('INVALID_REQUEST', field('webhook_url'), 'must be an http(s) URL', { value: url });
       else out.webhookUrl = url;
+    }
+  }
+  if (opts['presign_outputs'] !== undefined) {
+    const v = opts['presign_outputs'];
+    if (v === true) out.presignOutputSeconds = 3600;
+    else if (v !== false) {
+      const secs = f.number(v, field('presign_outputs'), 'INVALID_REQUEST', { min: 60, max: Limits.maxPresignSeconds, integer: true });
+      if (secs !== undefined) out.presignOutputSeconds = secs;
     }
   }
   if (opts['webhook_events'] !== undefined) {
@@ -441,7 +468,7 @@ function readOperation(f: Fields, raw: unknown, field: string, acc: ConvertAccum
     case 'watermark': {
       known(['image', 'watermark_path', 'path', 'position', 'opacity', 'scale', 'margin']);
       const imgKey = ['image', 'watermark_path', 'path'].find((k) => p[k] !== undefined) ?? 'image';
-      const image = checkStoragePath(f, p[imgKey], at(imgKey), 'INVALID_OPERATION');
+      const image = checkInputLocation(f, p[imgKey], at(imgKey), 'INVALID_OPERATION');
       const position = p['position'] === undefined ? 'bottom-right' : f.oneOf(p['position'], at('position'), 'INVALID_OPERATION', PositionValues);
       const opacity = p['opacity'] === undefined ? 1 : num('opacity', { min: 0, max: 1 });
       const scale = p['scale'] === undefined ? 0.15 : num('scale', { min: 0, exclusiveMin: true, max: 1 });
@@ -476,7 +503,7 @@ function readOperation(f: Fields, raw: unknown, field: string, acc: ConvertAccum
   }
 }
 
-/** The output path for `"output": "mp4"`: beside the input, with the new extension. */
+/** The output path for `"output": "mp4"`: beside the input (in storage or its bucket), with the new extension. */
 function derivedOutputPath(input: string, format: Container): string {
   const base = input.replace(/\.[^./]*$/, '');
   const candidate = `${base}.${format}`;
@@ -512,12 +539,12 @@ function readOutput(f: Fields, v: unknown, input: string | undefined, imageJob: 
   if (v === undefined) return f.add('INVALID_OUTPUT', 'output', 'is required', { suggestion: 'e.g. "output": "mp4" or {"path": "/storage/output/video.mp4"}' });
   if (typeof v === 'string') {
     if (v.startsWith('/') || v.includes(':')) {
-      const path = checkStoragePath(f, v, 'output', 'INVALID_OUTPUT');
+      const path = checkOutputLocation(f, v, 'output', 'INVALID_OUTPUT');
       if (!path) return undefined;
       return outputFromPath(f, path, undefined, 'output', imageJob);
     }
     const format = f.oneOf(v, 'output', 'INVALID_OUTPUT', ContainerValues);
-    if (!format || !input) return undefined;
+    if (!format || !input || !besideInput(f, input, 'output')) return undefined;
     return { path: derivedOutputPath(input, format), format };
   }
   if (!isObject(v)) return f.add('INVALID_OUTPUT', 'output', `must be a format name, a path or an object, got ${describe(v)}`);
@@ -526,9 +553,9 @@ function readOutput(f: Fields, v: unknown, input: string | undefined, imageJob: 
   let out: OutputSpec | undefined;
   if (v['path'] === undefined) {
     if (!format) return f.add('INVALID_OUTPUT', 'output.path', 'is required unless output.format is given');
-    if (input) out = { path: derivedOutputPath(input, format), format };
+    if (input && besideInput(f, input, 'output.path')) out = { path: derivedOutputPath(input, format), format };
   } else {
-    const path = checkStoragePath(f, v['path'], 'output.path', 'INVALID_OUTPUT');
+    const path = checkOutputLocation(f, v['path'], 'output.path', 'INVALID_OUTPUT');
     if (path) out = outputFromPath(f, path, format, 'output.path', imageJob);
   }
   const video = v['video'] === undefined ? undefined : readVideo(f, v['video'], 'output.video');
@@ -537,6 +564,15 @@ function readOutput(f: Fields, v: unknown, input: string | undefined, imageJob: 
   if (video) out.video = video;
   if (audio) out.audio = audio;
   return out;
+}
+
+/** An output can be derived beside a storage or S3 input, not beside a URL. */
+function besideInput(f: Fields, input: string, field: string): boolean {
+  if (locationKind(input) !== 'http') return true;
+  f.add('INVALID_OUTPUT', field, 'needs a path when the input is a URL: nothing can be written beside it', {
+    suggestion: 'e.g. "output": {"path": "/storage/output/video.mp4"} or "s3://bucket/output/video.mp4"',
+  });
+  return false;
 }
 
 function outputFromPath(f: Fields, path: string, format: Container | undefined, field: string, imageJob: boolean): OutputSpec | undefined {
@@ -562,7 +598,7 @@ function normalizeStream(f: Fields, body: JsonObject): MediaJobSpec | undefined 
   if (isObject(body['output'])) f.known(body['output'], 'output', ['path'], 'INVALID_OUTPUT');
   const rawOut = isObject(body['output']) ? body['output']['path'] : body['output'];
   const outField = isObject(body['output']) ? 'output.path' : 'output';
-  const dir = rawOut === undefined ? f.add('INVALID_OUTPUT', 'output', 'is required: the folder to write the stream into') : checkStoragePath(f, rawOut, outField, 'INVALID_OUTPUT');
+  const dir = rawOut === undefined ? f.add('INVALID_OUTPUT', 'output', 'is required: the folder to write the stream into') : checkOutputLocation(f, rawOut, outField, 'INVALID_OUTPUT');
   const typeKey = body['type'] !== undefined ? 'type' : 'format';
   const format = body[typeKey] === undefined ? 'hls' : f.oneOf(body[typeKey], typeKey, 'INVALID_OUTPUT', ['hls', 'dash'] as const);
   const segmentDuration = body['segment_duration'] === undefined ? 6 : f.number(body['segment_duration'], 'segment_duration', 'INVALID_OUTPUT', { min: 1, max: 60 });
@@ -610,9 +646,7 @@ function readVariants(f: Fields, v: unknown): Variant[] | undefined {
 }
 
 function readReference(f: Fields, v: Json): string | undefined {
-  if (!isObject(v)) return checkStoragePath(f, v, 'reference', 'INVALID_INPUT');
-  f.known(v, 'reference', ['path', 'credentials'], 'INVALID_INPUT');
-  return checkStoragePath(f, v['path'], 'reference.path', 'INVALID_INPUT');
+  return readInputObject(f, v, 'reference');
 }
 
 function normalizeAnalyze(f: Fields, body: JsonObject): MediaJobSpec | undefined {
@@ -630,7 +664,7 @@ function normalizeAnalyze(f: Fields, body: JsonObject): MediaJobSpec | undefined
       metrics = read.every((x) => x !== undefined) ? [...new Set(read as AnalyzeSpec['metrics'])] : undefined;
     }
   }
-  const path = body['output'] === undefined ? undefined : checkStoragePath(f, isObject(body['output']) ? body['output']['path'] : body['output'], 'output', 'INVALID_OUTPUT');
+  const path = body['output'] === undefined ? undefined : checkOutputLocation(f, isObject(body['output']) ? body['output']['path'] : body['output'], 'output', 'INVALID_OUTPUT');
   const options = readOptions(f, body);
   if (!input || !reference || !metrics) return undefined;
   const analyze: AnalyzeSpec = { reference, metrics };

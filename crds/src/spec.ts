@@ -15,6 +15,9 @@ export const Limits = {
   maxThumbnails: 100,
   maxGridCells: 20,
   maxPathLength: 1024,
+  maxUrlLength: 4096,
+  /** Presigned download URLs: SigV4 allows at most 7 days. */
+  maxPresignSeconds: 7 * 24 * 3600,
 } as const;
 
 const strictObject = { additionalProperties: false } as const;
@@ -24,6 +27,22 @@ export const StoragePath = Type.String({
   maxLength: Limits.maxPathLength,
   pattern: '^/storage/',
   description: 'A path under the storage root, e.g. /storage/input/video.mp4',
+});
+
+/** Where an input is read from: storage, an S3 object (a configured backend) or an http(s) URL. */
+export const InputLocation = Type.String({
+  minLength: 8,
+  maxLength: Limits.maxUrlLength,
+  pattern: '^(/storage/|s3://|[hH][tT][tT][pP][sS]?://)',
+  description: 'A path under the storage root (/storage/input/video.mp4), an S3 object (s3://bucket/key) or an http(s) URL',
+});
+
+/** Where an output is written: storage or an S3 location (never a URL). */
+export const OutputLocation = Type.String({
+  minLength: 8,
+  maxLength: Limits.maxPathLength,
+  pattern: '^(/storage/|s3://)',
+  description: 'A path under the storage root (/storage/output/video.mp4) or an S3 location (s3://bucket/key)',
 });
 
 /** A string enum as a union of literals; Static<> of it is the union of the values. */
@@ -86,7 +105,7 @@ export type AudioSettings = Static<typeof AudioSettings>;
 
 export const OutputSpec = Type.Object(
   {
-    path: StoragePath,
+    path: OutputLocation,
     format: ContainerName,
     video: Type.Optional(VideoSettings),
     audio: Type.Optional(AudioSettings),
@@ -129,7 +148,7 @@ export const FadeOp = op('fade', {
   duration: Seconds('Fade length in seconds', 0.01),
 });
 export const WatermarkOp = op('watermark', {
-  image: StoragePath,
+  image: InputLocation,
   position: literals(PositionValues),
   opacity: Type.Number({ minimum: 0, maximum: 1 }),
   scale: Type.Number({ exclusiveMinimum: 0, maximum: 1, description: 'Watermark width as a fraction of the video width' }),
@@ -172,7 +191,7 @@ export type Variant = Static<typeof Variant>;
 export const StreamSpec = Type.Object(
   {
     format: literals(['hls', 'dash'] as const),
-    path: StoragePath,
+    path: OutputLocation,
     segmentDuration: Type.Number({ minimum: 1, maximum: 60 }),
     videoCodec: literals(['h264', 'h265'] as const),
     audioBitrate: Bitrate(Limits.maxAudioBitrate, 'Audio bitrate in bits per second'),
@@ -185,9 +204,9 @@ export type StreamSpec = Static<typeof StreamSpec>;
 export const MetricValues = ['vmaf', 'psnr', 'ssim'] as const;
 export const AnalyzeSpec = Type.Object(
   {
-    reference: StoragePath,
+    reference: InputLocation,
     metrics: Type.Array(literals(MetricValues), { minItems: 1, maxItems: 3 }),
-    path: Type.Optional(StoragePath),
+    path: Type.Optional(OutputLocation),
   },
   strictObject,
 );
@@ -201,6 +220,11 @@ export const JobOptions = Type.Object(
     webhookUrl: Type.Optional(Type.String({ maxLength: 2048 })),
     webhookEvents: Type.Optional(Type.Array(literals(WebhookEventValues), { maxItems: 6 })),
     timeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: Limits.maxSeconds })),
+    presignOutputSeconds: Type.Optional(Type.Integer({
+      minimum: 60,
+      maximum: Limits.maxPresignSeconds,
+      description: 'Report a presigned download URL valid this long for each S3 output',
+    })),
   },
   strictObject,
 );
@@ -209,7 +233,7 @@ export type JobOptions = Static<typeof JobOptions>;
 export const MediaJobSpec = Type.Object(
   {
     type: literals(['convert', 'stream', 'analyze'] as const),
-    input: Type.Object({ path: StoragePath }, strictObject),
+    input: Type.Object({ path: InputLocation }, strictObject),
     output: Type.Optional(OutputSpec),
     operations: Type.Array(Operation, { maxItems: Limits.maxOperations }),
     stream: Type.Optional(StreamSpec),

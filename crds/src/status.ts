@@ -9,7 +9,10 @@ export const TerminalPhases: readonly Phase[] = ['completed', 'failed', 'cancell
 
 
 export const OutputFile = Type.Object({
+  /** Where the output is: /storage/... or s3://bucket/key. */
   path: Type.String(),
+  /** A presigned download URL (S3 outputs, when options.presign_outputs asked for one). */
+  url: Type.Optional(Type.String()),
   role: literals(['media', 'playlist', 'manifest', 'image', 'sprite-map', 'metrics'] as const),
   sizeBytes: Type.Integer({ minimum: 0 }),
   format: Type.Optional(Type.String()),

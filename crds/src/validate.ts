@@ -3,6 +3,7 @@
 // The worker checks what depends on the input itself (streams present, times inside duration).
 import { ContainerRules, containersFor } from './containers.ts';
 import { issue, type SpecIssue } from './errors.ts';
+import { locationKind } from './paths.ts';
 import type { MediaJobSpec, Operation, OutputSpec } from './spec.ts';
 
 const videoOps = new Set<Operation['type']>([
@@ -34,6 +35,12 @@ export function validateSpec(spec: MediaJobSpec): SpecIssue[] {
       seen.add(v.name);
     });
     if (spec.stream.path === spec.input.path) out.push(issue('INVALID_OUTPUT', 'output', 'must not be the input path', { value: spec.stream.path }));
+  }
+  if (spec.options.presignOutputSeconds !== undefined) {
+    const outs = [spec.output?.path, spec.stream?.path, spec.analyze?.path].filter((p) => p !== undefined);
+    if (!outs.some((p) => locationKind(p) === 's3')) {
+      out.push(issue('INVALID_REQUEST', 'options.presign_outputs', 'only S3 outputs have presigned URLs; this job writes to storage', { suggestion: 'download storage outputs with GET /api/v1/files?path=...' }));
+    }
   }
   if (spec.type === 'analyze' && spec.analyze?.path !== undefined && [spec.input.path, spec.analyze.reference].includes(spec.analyze.path)) {
     out.push(issue('INVALID_OUTPUT', 'output', 'must not be the input or reference path', { value: spec.analyze.path }));

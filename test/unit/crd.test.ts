@@ -107,7 +107,8 @@ describe('generated MediaJob CRD', () => {
   });
 
   it('string constraints and date-time formats carry over', () => {
-    expect(nodeAt('spec.input.path')).toMatchObject({ type: 'string', minLength: 10, maxLength: 1024, pattern: '^/storage/' });
+    expect(nodeAt('spec.input.path')).toMatchObject({ type: 'string', minLength: 8, maxLength: 4096, pattern: '^(/storage/|s3://|[hH][tT][tT][pP][sS]?://)' });
+    expect(nodeAt('spec.output.path')).toMatchObject({ type: 'string', minLength: 8, maxLength: 1024, pattern: '^(/storage/|s3://)' });
     expect(nodeAt('status.queuedAt')).toEqual({ type: 'string', format: 'date-time' });
     expect(nodeAt('status.conditions[].lastTransitionTime').format).toBe('date-time');
   });

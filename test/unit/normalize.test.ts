@@ -129,11 +129,31 @@ describe('normalizeRequest: the examples of the Rendiff API reference', () => {
     });
   });
 
-  it('refuses the full example verbatim because its s3:// input is not a storage path, and says how to upload', () => {
+  it('accepts the full example verbatim, with its s3:// input and "credentials": "presigned"', () => {
     const verbatim = { ...fullExample, input: { path: 's3://bucket/input/video.mov', credentials: 'presigned' } };
-    const hit = expectIssue('convert', verbatim, 'input.path', 'INVALID_INPUT');
-    expect(hit.message).toContain("'s3:'");
-    expect(hit.details.suggestion).toContain('/api/v1/files');
+    expect(accept('convert', verbatim).input).toEqual({ path: 's3://bucket/input/video.mov' });
+  });
+
+  it('refuses credentials sent in a job: they are configured on the server', () => {
+    const hit = expectIssue('convert', { ...fullExample, input: { path: 's3://bucket/in.mov', credentials: { access_key_id: 'AKIA', secret_access_key: 'x' } } }, 'input.credentials', 'INVALID_INPUT');
+    expect(hit.message).toMatch(/configured on the server/);
+    expect(JSON.stringify(hit), 'a refused secret is not echoed back').not.toContain('AKIA');
+    expectIssue('analyze', { input: IN, reference: { path: 's3://bucket/ref.mov', credentials: 'mine' } }, 'reference.credentials', 'INVALID_INPUT');
+  });
+
+  it('derives "output": "mp4" beside an S3 input, and asks for a path beside a URL input', () => {
+    expect(accept('convert', { input: 's3://bucket/in/video.mov', output: 'mp4' }).output?.path).toBe('s3://bucket/in/video.mp4');
+    expectIssue('convert', { input: 'https://media.example.com/video.mov', output: 'mp4' }, 'output', 'INVALID_OUTPUT');
+    expectIssue('convert', { input: 'https://media.example.com/video.mov', output: { format: 'mp4' } }, 'output.path', 'INVALID_OUTPUT');
+  });
+
+  it('reads presign_outputs as true (one hour) or seconds, only for S3 outputs', () => {
+    const s3out = { input: IN, output: 's3://bucket/out/video.mp4' };
+    expect(accept('convert', { ...s3out, options: { presign_outputs: true } }).options.presignOutputSeconds).toBe(3600);
+    expect(accept('convert', { ...s3out, presign_outputs: 600 }).options.presignOutputSeconds).toBe(600);
+    expect(accept('convert', { ...s3out, presign_outputs: false }).options.presignOutputSeconds).toBeUndefined();
+    expectIssue('convert', { ...s3out, options: { presign_outputs: 8 * 24 * 3600 } }, 'options.presign_outputs', 'INVALID_REQUEST');
+    expectIssue('convert', { input: IN, output: OUT, options: { presign_outputs: true } }, 'options.presign_outputs', 'INVALID_REQUEST');
   });
 
   it('normalizes the 720p resize example to width and height on the output video', () => {
@@ -1343,9 +1363,18 @@ const hostilePaths = [
   '/etc/passwd',
   'file:/etc/passwd',
   'file:///storage/input/video.mp4',
-  'http://127.0.0.1/x',
-  'https://example.com/video.mp4',
   's3://b/k',
+  's3://Bad_Bucket/k.mp4',
+  's3://bucket/',
+  's3://bucket',
+  's3://bucket/../etc/passwd',
+  's3://bucket//x.mp4',
+  's3://bucket/a\n.mp4',
+  'ftp://example.com/video.mp4',
+  'gopher://127.0.0.1:25/x',
+  'http://user:secret@example.com/video.mp4',
+  'http://exa mple.com/x.mp4',
+  'https://',
   'concat:/storage/a|/storage/b',
   'subfile,,start,0,end,10,,:/storage/a',
   'pipe:0',
@@ -1376,10 +1405,24 @@ describe('normalizeRequest: hostile paths', () => {
     expect(() => accept(t.kind, t.body(good))).not.toThrow();
   });
 
-  it('explains a URL scheme and suggests uploading the file', () => {
-    const hit = expectIssue('convert', { input: 'http://127.0.0.1/x', output: OUT }, 'input', 'INVALID_INPUT');
-    expect(hit.message).toContain("'http:'");
+  it('explains an unsupported URL scheme and suggests uploading the file', () => {
+    const hit = expectIssue('convert', { input: 'ftp://127.0.0.1/x', output: OUT }, 'input', 'INVALID_INPUT');
+    expect(hit.message).toContain("'ftp:'");
     expect(hit.details.suggestion).toMatch(/\/storage\//);
-    expect(hit.details.value).toBe('http://127.0.0.1/x');
+    expect(hit.details.value).toBe('ftp://127.0.0.1/x');
+  });
+
+  // Outputs are written, never fetched: a URL is no place to write to.
+  const outputTargets = pathTargets.filter((t) => t.field.startsWith('output'));
+  it.each(outputTargets.flatMap((t) => ['http://127.0.0.1/x.mp4', 'https://example.com/out/'].map((p) => ({ ...t, path: p }))))('refuses the URL $path as the $kind field $field', ({ kind, field, code, body, path }) => {
+    const hit = expectIssue(kind, body(path), field, code);
+    expect(hit.message).toContain('outputs cannot be URLs');
+  });
+
+  // Whether a URL's host is private is decided by the storage layer (it needs DNS): here a URL is
+  // only checked for its form, and kept exactly as written (a presigned URL's signature covers it).
+  const inputTargets = pathTargets.filter((t) => !t.field.startsWith('output'));
+  it.each(inputTargets.flatMap((t) => ['https://media.example.com/in/video.mp4?X-Amz-Signature=abc%2Fdef', 's3://media-bucket/in/video.mp4'].map((p) => ({ ...t, path: p }))))('accepts $path as the $kind field $field, unchanged', ({ kind, body, path }) => {
+    expect(JSON.stringify(accept(kind, body(path)))).toContain(JSON.stringify(path).slice(1, -1));
   });
 });
