@@ -1,6 +1,7 @@
-// Writes crds/mediajobs.kubeff.io.yaml from the TypeBox schemas (`npm run gen`).
-// With --check it writes nothing and fails when the committed file is stale, for CI.
-import { readFileSync, writeFileSync } from 'node:fs';
+// Writes crds/mediajobs.kubeff.io.yaml from the TypeBox schemas (`npm run gen`), and the Helm
+// chart's copy of it (charts/kubeff/crds/, which Helm installs before the chart's templates).
+// With --check it writes nothing and fails when either file is stale, for CI.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { crdFileName, renderCrdYaml } from '../src/crd.ts';
 
@@ -12,19 +13,24 @@ if (unknown.length > 0) {
   process.exit(2);
 }
 
-const file = path.join(import.meta.dirname, '..', crdFileName);
-const shown = path.relative(process.cwd(), file) || file;
+const repoRoot = path.join(import.meta.dirname, '..', '..');
+const files = [path.join(repoRoot, 'crds', crdFileName), path.join(repoRoot, 'charts', 'kubeff', 'crds', crdFileName)];
 const text = renderCrdYaml();
+const shown = (file: string) => path.relative(process.cwd(), file) || file;
 
 if (check) {
-  if (readOrUndefined(file) !== text) {
-    console.error(`${shown} is out of date with crds/src/spec.ts and crds/src/status.ts. Run \`npm run gen\` and commit the result.`);
-    process.exit(1);
+  const stale = files.filter((file) => readOrUndefined(file) !== text);
+  for (const file of stale) {
+    console.error(`${shown(file)} is out of date with crds/src/spec.ts and crds/src/status.ts. Run \`npm run gen\` and commit the result.`);
   }
-  console.log(`${shown} is up to date`);
+  if (stale.length > 0) process.exit(1);
+  for (const file of files) console.log(`${shown(file)} is up to date`);
 } else {
-  writeFileSync(file, text);
-  console.log(shown);
+  for (const file of files) {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, text);
+    console.log(shown(file));
+  }
 }
 
 function readOrUndefined(target: string): string | undefined {
