@@ -39,13 +39,23 @@ export function presentedKey(req: FastifyRequest): string | undefined {
 
 export interface KeyService {
   authenticate(raw: string | undefined): Principal;
-  create(name: string, scope: 'admin' | 'client'): { record: ApiKeyRecord; key: string };
-  rotate(id: string): { record: ApiKeyRecord; key: string };
-  revoke(id: string): ApiKeyRecord;
+  create(name: string, scope: 'admin' | 'client'): Promise<{ record: ApiKeyRecord; key: string }>;
+  rotate(id: string): Promise<{ record: ApiKeyRecord; key: string }>;
+  revoke(id: string): Promise<ApiKeyRecord>;
   list(): ApiKeyRecord[];
 }
 
-export function keyService(store: Store, opts: { acceptAnyKey: boolean }): KeyService {
+export interface KeyServiceOptions {
+  acceptAnyKey: boolean;
+  /**
+   * Where a created, rotated or revoked key is kept beyond this process (cluster mode: a Secret
+   * every replica watches). Runs before the local store changes, so a failure changes nothing.
+   */
+  persist?: ((record: ApiKeyRecord) => Promise<void>) | undefined;
+}
+
+export function keyService(store: Store, opts: KeyServiceOptions): KeyService {
+  const persist = opts.persist ?? (async () => undefined);
   const unauthorized = (message: string) =>
     new ApiError(401, 'authentication_error', 'UNAUTHORIZED', message, { field: 'X-API-Key' }, { 'www-authenticate': 'Bearer realm="kubeff"' });
   const lastUsed = new Map<string, number>();
@@ -69,13 +79,14 @@ export function keyService(store: Store, opts: { acceptAnyKey: boolean }): KeySe
       }
       return { keyId: rec.id, name: rec.name, scope: rec.scope };
     },
-    create(name, scope) {
+    async create(name, scope) {
       const { id, key } = newKey();
       const record: ApiKeyRecord = { id, name, hash: hashKey(key), scope, createdAt: new Date().toISOString(), revokedAt: undefined, lastUsedAt: undefined };
-      store.insertKey(record);
+      await persist(record);
+      store.upsertKey(record);
       return { record, key };
     },
-    rotate(id) {
+    async rotate(id) {
       const cur = store.keyById(id);
       if (!cur || cur.revokedAt) throw ApiError.notFound('API key');
       if (id.startsWith('env-')) {
@@ -84,15 +95,18 @@ export function keyService(store: Store, opts: { acceptAnyKey: boolean }): KeySe
       }
       // Same id (so its jobs stay its own), new secret; the old secret stops working at once.
       const key = `kff_${id}_${randomBytes(24).toString('base64url')}`;
-      store.updateKey(id, { hash: hashKey(key) });
-      return { record: { ...cur, hash: hashKey(key) }, key };
+      const record = { ...cur, hash: hashKey(key) };
+      await persist(record);
+      store.updateKey(id, { hash: record.hash });
+      return { record, key };
     },
-    revoke(id) {
+    async revoke(id) {
       const cur = store.keyById(id);
       if (!cur) throw ApiError.notFound('API key');
-      const revokedAt = cur.revokedAt ?? new Date().toISOString();
-      store.updateKey(id, { revokedAt });
-      return { ...cur, revokedAt };
+      const record = { ...cur, revokedAt: cur.revokedAt ?? new Date().toISOString() };
+      await persist(record);
+      store.updateKey(id, { revokedAt: record.revokedAt });
+      return record;
     },
     list: () => store.listKeys(),
   };
@@ -102,7 +116,7 @@ export function keyService(store: Store, opts: { acceptAnyKey: boolean }): KeySe
  * Keys from KUBEFF_API_KEYS / KUBEFF_ADMIN_KEYS are registered (hashed); with none configured
  * and none stored, one admin and one client key are created and returned to be printed once.
  */
-export function bootstrapKeys(store: Store, keys: KeyService, cfg: { apiKeys: string[]; adminKeys: string[] }): { admin: string; client: string } | undefined {
+export async function bootstrapKeys(store: Store, keys: KeyService, cfg: { apiKeys: string[]; adminKeys: string[] }): Promise<{ admin: string; client: string } | undefined> {
   const add = (raw: string, scope: 'admin' | 'client') => {
     const hash = hashKey(raw);
     // Already known, or known and since revoked: a revocation survives restarts.
@@ -112,5 +126,5 @@ export function bootstrapKeys(store: Store, keys: KeyService, cfg: { apiKeys: st
   for (const k of cfg.adminKeys) add(k, 'admin');
   for (const k of cfg.apiKeys) add(k, 'client');
   if (cfg.adminKeys.length || cfg.apiKeys.length || store.countKeys() > 0) return undefined;
-  return { admin: keys.create('bootstrap admin', 'admin').key, client: keys.create('bootstrap client', 'client').key };
+  return { admin: (await keys.create('bootstrap admin', 'admin')).key, client: (await keys.create('bootstrap client', 'client')).key };
 }

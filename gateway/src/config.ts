@@ -2,6 +2,14 @@
 import { resolve } from 'node:path';
 
 export interface Config {
+  /** standalone: embedded store and local workers; cluster: MediaJobs in the Kubernetes API. */
+  mode: 'standalone' | 'cluster';
+  /** Cluster mode: where MediaJobs and API-key Secrets live. */
+  namespace: string;
+  /** Cluster mode: NATS with JetStream (job events for SSE and webhooks). */
+  natsUrl: string | undefined;
+  /** Cluster mode: how long the job event stream keeps events (SSE resume, webhooks). */
+  eventRetentionSeconds: number;
   port: number;
   host: string;
   storageRoot: string;
@@ -47,8 +55,20 @@ function bool(v: string | undefined): boolean {
   return v !== undefined && /^(1|true|yes|on)$/i.test(v);
 }
 
+function mode(v: string | undefined): Config['mode'] {
+  if (v === undefined || v === '' || v === 'standalone') return 'standalone';
+  if (v === 'cluster') return 'cluster';
+  throw new Error(`KUBEFF_MODE must be standalone or cluster, got '${v}'`);
+}
+
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
+  const m = mode(env['KUBEFF_MODE']);
+  if (m === 'cluster' && !env['NATS_URL']) throw new Error('NATS_URL is required when KUBEFF_MODE=cluster (job events travel through NATS JetStream)');
   return {
+    mode: m,
+    namespace: env['KUBEFF_NAMESPACE'] || env['POD_NAMESPACE'] || 'default',
+    natsUrl: env['NATS_URL'] || undefined,
+    eventRetentionSeconds: int(env, 'KUBEFF_EVENT_RETENTION_SECONDS', 86_400, 60),
     port: int(env, 'PORT', 8000),
     host: env['HOST'] || '0.0.0.0',
     storageRoot: resolve(env['KUBEFF_STORAGE_ROOT'] || './storage'),

@@ -5,6 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { JobEventBus } from '../../operator/src/bus.ts';
 import type { StoredEvent, Store } from '../../operator/src/local/store.ts';
 import { isTerminal } from '../../operator/src/phases.ts';
+import { finalEventFor } from './final-event.ts';
 
 /** Stored event types as SSE event names (the reference's: progress, complete, error). */
 export function sseName(type: string): string | undefined {
@@ -94,7 +95,8 @@ export function streamJobEvents(
     const job = store.getJob(jobId);
     if (job && isTerminal(job.status.phase)) {
       // Resumed past the end of a finished job: repeat its final event so the client stops waiting.
-      const last = store.events(jobId, 0).filter((e) => terminalTypes.has(e.type)).pop();
+      // (Cluster mode: made from the status when the published one has not arrived.)
+      const last = store.events(jobId, 0).filter((e) => terminalTypes.has(e.type)).pop() ?? finalEventFor(job);
       if (last) res.write(formatEvent(last));
       close();
     }

@@ -63,7 +63,7 @@ export async function startStandalone(config: Config, opts: { logger?: Logger; r
     tracer: await jobAttemptTracer(),
   });
   const keys = keyService(store, { acceptAnyKey: config.acceptAnyKey });
-  const bootstrap = bootstrapKeys(store, keys, config);
+  const bootstrap = await bootstrapKeys(store, keys, config);
   const deps: Deps = { config, store, bus, runtime, keys, storage: new LocalStorage(config.storageRoot), tools };
   const app = await buildApp(deps, { logger: log, plugins: opts.plugins ?? defaultPlugins({ webhooks: opts.webhooks }) });
   runtime.start();

@@ -39,14 +39,14 @@ export function adminRoutes(app: FastifyInstance, deps: Deps): void {
   }, async (req, reply) => {
     requireAdmin(req);
     const body = req.body as { name: string; scope?: 'client' | 'admin' };
-    const { record, key } = deps.keys.create(body.name, body.scope ?? 'client');
+    const { record, key } = await deps.keys.create(body.name, body.scope ?? 'client');
     req.log.info({ keyId: record.id, scope: record.scope }, 'api key created');
     return reply.status(201).send({ key, api_key: keyView(record) });
   });
 
   app.post('/api/v1/admin/keys/:id/rotate', { schema: { tags: ['admin'], summary: 'Replace the secret of a key; its jobs stay its own', params: KeyParams, response: { 200: Type.Object({ key: Type.String(), api_key: KeyView }), ...errors } } }, async (req) => {
     requireAdmin(req);
-    const { record, key } = deps.keys.rotate((req.params as { id: string }).id);
+    const { record, key } = await deps.keys.rotate((req.params as { id: string }).id);
     req.log.info({ keyId: record.id }, 'api key rotated');
     return { key, api_key: keyView(record) };
   });
@@ -55,7 +55,7 @@ export function adminRoutes(app: FastifyInstance, deps: Deps): void {
     requireAdmin(req);
     const id = (req.params as { id: string }).id;
     if (id === req.principal?.keyId) throw new ApiError(400, 'validation_error', 'INVALID_REQUEST', 'a key cannot revoke itself', { field: 'id', value: id });
-    const record = deps.keys.revoke(id);
+    const record = await deps.keys.revoke(id);
     req.log.info({ keyId: id }, 'api key revoked');
     return { api_key: keyView(record) };
   });
@@ -76,6 +76,7 @@ export function adminRoutes(app: FastifyInstance, deps: Deps): void {
     requireAdmin(req);
     const { older_than_hours } = req.body as { older_than_hours: number };
     const ids = deps.store.deleteJobsBefore(new Date(Date.now() - older_than_hours * 3_600_000).toISOString(), ['completed', 'failed', 'cancelled']);
+    await deps.runtime.removed?.(ids);
     req.log.info({ deleted: ids.length }, 'cleanup');
     return { deleted: ids.length };
   });

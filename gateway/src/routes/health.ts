@@ -22,6 +22,6 @@ export function healthRoutes(app: FastifyInstance, deps: Deps): void {
   }, async (req) => {
     const p = authenticateOptional(deps, req);
     if (p?.scope !== 'admin') return { status: 'ok' as const, version };
-    return { status: 'ok' as const, version, details: { jobs: deps.store.stats(), running: deps.runtime.runningCount(), mode: 'standalone', storage_root: deps.config.storageRoot } };
+    return { status: 'ok' as const, version, details: { jobs: deps.store.stats(), running: deps.runtime.runningCount(), mode: deps.config.mode, storage_root: deps.config.storageRoot } };
   });
 }

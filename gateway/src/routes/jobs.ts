@@ -128,7 +128,7 @@ export function jobRoutes(app: FastifyInstance, deps: Deps): void {
     await checkInputs(deps, spec);
     checkQuota(deps, p.keyId, 1);
     const job = newJob(spec, p.keyId, undefined, jobTraceContext(req));
-    deps.runtime.submit(job);
+    await deps.runtime.submit(job);
     req.log.info({ jobId: job.id, type: spec.type, owner: p.keyId }, 'job accepted');
     return { job: jobSummary(job) };
   };
@@ -187,7 +187,7 @@ export function jobRoutes(app: FastifyInstance, deps: Deps): void {
     deps.store.createBatch(batchId, p.keyId, body.batch_name, createdAt);
     const trace = jobTraceContext(req);
     const jobs = specs.map((s) => newJob(s, p.keyId, batchId, trace));
-    for (const j of jobs) deps.runtime.submit(j);
+    await Promise.all(jobs.map((j) => deps.runtime.submit(j)));
     req.log.info({ batchId, jobs: jobs.length, owner: p.keyId }, 'batch accepted');
     return reply.status(201).send({ batch: { ...batchView(deps, batchId), jobs: jobs.map(jobSummary) } });
   });
@@ -210,7 +210,7 @@ export function jobRoutes(app: FastifyInstance, deps: Deps): void {
     const { id } = req.params as { id: string };
     ownedBatch(req, id);
     const jobs = deps.store.listJobs({ batchId: id, limit: 100, offset: 0, sort: 'created_at', order: 'asc' }).jobs;
-    for (const j of jobs) if (!isTerminal(j.status.phase)) deps.runtime.cancel(j.id);
+    for (const j of jobs) if (!isTerminal(j.status.phase)) await deps.runtime.cancel(j.id);
     const after = deps.store.listJobs({ batchId: id, limit: 100, offset: 0, sort: 'created_at', order: 'asc' }).jobs;
     return { batch: { ...batchView(deps, id), jobs: after.map(jobSummary) } };
   });
@@ -253,7 +253,7 @@ export function jobRoutes(app: FastifyInstance, deps: Deps): void {
     if (isTerminal(job.status.phase)) {
       throw new ApiError(409, 'conflict', 'JOB_ALREADY_FINISHED', `job is already ${job.status.phase}; a finished job cannot be cancelled`, { field: 'id', value: job.id });
     }
-    const updated = deps.runtime.cancel(job.id) ?? deps.store.getJob(job.id) ?? job;
+    const updated = (await deps.runtime.cancel(job.id)) ?? deps.store.getJob(job.id) ?? job;
     req.log.info({ jobId: job.id }, 'job cancelled');
     return { job: jobDetail(updated) };
   });

@@ -2,6 +2,7 @@
 // bus, its loop stopped when the app closes) and the routes. Standalone mode adds it to the
 // plugin list of startStandalone; tests pass their own fast timings.
 import type { FastifyInstance } from 'fastify';
+import type { JobEventBus } from '../../../operator/src/bus.ts';
 import type { Deps } from '../deps.ts';
 import { DeliveryStore } from './deliveries.ts';
 import { WebhookDispatcher } from './dispatcher.ts';
@@ -25,6 +26,11 @@ export interface WebhooksPluginOptions {
   resolve?: Resolver;
   /** Where KUBEFF_WEBHOOK_SECRET is read (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * The events that become deliveries (default the app's bus). Cluster mode passes the events of
+   * a durable JetStream consumer shared by all replicas, so each event is delivered by one.
+   */
+  source?: JobEventBus;
 }
 
 /**
@@ -53,7 +59,7 @@ export function webhooksPlugin(options: WebhooksPluginOptions = {}): (app: Fasti
     const dispatcher = new WebhookDispatcher({
       store: deps.store,
       deliveries,
-      bus: deps.bus,
+      bus: options.source ?? deps.bus,
       log,
       secret: secret.value,
       allowPrivate: deps.config.webhookAllowPrivate,

@@ -20,9 +20,11 @@ import type { Logger } from 'pino';
 import type { MediaJobSpec } from '../../../crds/src/spec.ts';
 import type { MediaJobStatus } from '../../../crds/src/status.ts';
 import { admit, type QueuedJob } from '../admission.ts';
-import { buildJob, JobLabel, jobName, type JobBuilderSettings } from '../job-builder.ts';
+import { buildJob, JobLabel, jobName, TraceAnnotation, type JobBuilderSettings } from '../job-builder.ts';
 import { isTerminal } from '../phases.ts';
 import { CancelAnnotation, reconcile, type ObservedJob, type ObservedPod } from '../reconcile.ts';
+import { lifecycleEvent } from '../lifecycle.ts';
+import { LifecyclePublisher } from '../nats/publisher.ts';
 import { ProgressRelay, type ProgressUpdate } from './progress.ts';
 
 export const Group = 'kubeff.io';
@@ -75,6 +77,7 @@ export class MediaJobController {
   private stopped = false;
   private resync: NodeJS.Timeout | undefined;
   private relay: ProgressRelay | undefined;
+  private publisher: LifecyclePublisher | undefined;
 
   constructor(o: ControllerOptions) {
     this.o = o;
@@ -102,6 +105,8 @@ export class MediaJobController {
     if (this.o.natsUrl) {
       this.relay = new ProgressRelay({ url: this.o.natsUrl, intervalMs: this.o.progressIntervalMs, log: this.o.log, apply: (u) => this.applyProgress(u) });
       await this.relay.start();
+      this.publisher = new LifecyclePublisher({ url: this.o.natsUrl, log: this.o.log });
+      await this.publisher.start();
     }
   }
 
@@ -127,6 +132,7 @@ export class MediaJobController {
     this.stopped = true;
     clearInterval(this.resync);
     await this.relay?.stop();
+    await this.publisher?.stop();
     for (const t of this.delayed.values()) clearTimeout(t);
     await Promise.all([this.mediaJobs, this.jobs, this.pods].map((i) => i?.stop()));
   }
@@ -271,6 +277,8 @@ export class MediaJobController {
         { group: Group, version: Version, namespace: ns, plural: Plural, name, body: { status: decision.status } },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
       );
+      const event = lifecycleEvent(mj.metadata.uid, status, decision.status, new Date().toISOString(), mj.spec.options?.priority);
+      if (event) this.publisher?.publish(ns, name, event, mj.metadata.annotations?.[TraceAnnotation]);
       if (isTerminal(decision.status.phase ?? 'queued')) {
         this.starting.delete(k);
         // A finished job frees a slot: the queue may admit the next one.

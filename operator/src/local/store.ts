@@ -176,6 +176,25 @@ export class Store {
       .run(rec.id, rec.owner, JSON.stringify(rec.spec), JSON.stringify(rec.status), rec.status.phase, rec.priority, rank[rec.priority], rec.createdAt, rec.updatedAt, rec.batchId ?? null, rec.notBefore ?? null, rec.traceparent ?? null);
   }
 
+  /**
+   * Cluster mode's cache: the MediaJob as the API server has it replaces the row whole (the
+   * Kubernetes object is the source of truth, so no transition check here).
+   */
+  upsertJob(rec: JobRecord): void {
+    this
+      .q('insert into jobs (id, owner, spec, status, phase, priority, priority_rank, created_at, updated_at, batch_id, not_before, traceparent) values (?,?,?,?,?,?,?,?,?,?,?,?) on conflict(id) do update set owner = excluded.owner, spec = excluded.spec, status = excluded.status, phase = excluded.phase, priority = excluded.priority, priority_rank = excluded.priority_rank, created_at = excluded.created_at, updated_at = excluded.updated_at, batch_id = excluded.batch_id, traceparent = excluded.traceparent')
+      .run(rec.id, rec.owner, JSON.stringify(rec.spec), JSON.stringify(rec.status), rec.status.phase, rec.priority, rank[rec.priority], rec.createdAt, rec.updatedAt, rec.batchId ?? null, rec.notBefore ?? null, rec.traceparent ?? null);
+  }
+
+  /** Removes a job with its events and deliveries (cluster mode: the MediaJob was deleted). */
+  deleteJob(id: string): void {
+    this.tx(() => {
+      this.q('delete from events where job_id = ?').run(id);
+      this.q('delete from webhook_deliveries where job_id = ?').run(id);
+      this.q('delete from jobs where id = ?').run(id);
+    });
+  }
+
   getJob(id: string): JobRecord | undefined {
     const row = this.q('select * from jobs where id = ?').get(id) as Row | undefined;
     return row ? toJob(row) : undefined;
@@ -264,6 +283,22 @@ export class Store {
     return { seq, jobId, type, time, data };
   }
 
+  /** Cluster mode: an event with the sequence JetStream gave it (the same on every replica). */
+  insertEvent(e: StoredEvent): boolean {
+    const res = this.q('insert or ignore into events (job_id, seq, type, time, data) values (?,?,?,?,?)').run(e.jobId, e.seq, e.type, e.time, JSON.stringify(e.data));
+    return Number(res.changes) === 1;
+  }
+
+  /** Highest stored sequence below `below` over all jobs (where a mirror resumes the stream). */
+  maxEventSeq(below = Number.MAX_SAFE_INTEGER): number {
+    return Number((this.q('select coalesce(max(seq), 0) as n from events where seq < ?').get(below) as Row)['n']);
+  }
+
+  hasEventOfType(jobId: string, types: readonly string[]): boolean {
+    const marks = types.map(() => '?').join(',');
+    return this.q(`select 1 from events where job_id = ? and type in (${marks}) limit 1`).get(jobId, ...types) !== undefined;
+  }
+
   events(jobId: string, afterSeq: number, types?: readonly string[], limit = 10_000): StoredEvent[] {
     const filter = types?.length ? `and type in (${types.map(() => '?').join(',')})` : '';
     const rows = this.q(`select * from events where job_id = ? and seq > ? ${filter} order by seq limit ?`).all(jobId, afterSeq, ...(types ?? []), limit) as Row[];
@@ -280,6 +315,17 @@ export class Store {
 
   insertKey(k: ApiKeyRecord): void {
     this.q('insert into api_keys (id, name, hash, scope, created_at, revoked_at, last_used_at) values (?,?,?,?,?,?,?)').run(k.id, k.name, k.hash, k.scope, k.createdAt, k.revokedAt ?? null, k.lastUsedAt ?? null);
+  }
+
+  /** Cluster mode's cache of the key Secrets; the last use stays this replica's own. */
+  upsertKey(k: ApiKeyRecord): void {
+    this
+      .q('insert into api_keys (id, name, hash, scope, created_at, revoked_at, last_used_at) values (?,?,?,?,?,?,?) on conflict(id) do update set name = excluded.name, hash = excluded.hash, scope = excluded.scope, created_at = excluded.created_at, revoked_at = excluded.revoked_at')
+      .run(k.id, k.name, k.hash, k.scope, k.createdAt, k.revokedAt ?? null, k.lastUsedAt ?? null);
+  }
+
+  deleteKey(id: string): void {
+    this.q('delete from api_keys where id = ?').run(id);
   }
 
   keyByHash(hash: string): ApiKeyRecord | undefined {
@@ -342,6 +388,11 @@ export class Store {
 
   createBatch(id: string, owner: string, name: string | undefined, createdAt: string): void {
     this.q('insert into batches (id, owner, name, created_at) values (?,?,?,?)').run(id, owner, name ?? null, createdAt);
+  }
+
+  /** Cluster mode: a batch known from its jobs' labels (the first job seen names it). */
+  ensureBatch(id: string, owner: string, name: string | undefined, createdAt: string): void {
+    this.q('insert or ignore into batches (id, owner, name, created_at) values (?,?,?,?)').run(id, owner, name ?? null, createdAt);
   }
 
   getBatch(id: string): { id: string; owner: string; name: string | undefined; createdAt: string } | undefined {

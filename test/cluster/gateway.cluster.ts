@@ -1,0 +1,350 @@
+// The gateway in cluster mode on a real control plane: the same HTTP API, now writing MediaJobs
+// that the operator runs as Jobs on the process node, with SSE and webhooks fed from NATS
+// JetStream. Two gateway replicas serve one namespace (with the kubeff-gateway ServiceAccount's
+// least-privilege token); a webhook is delivered once, an SSE stream resumes on the other replica,
+// an API key created on one works on the other and is stored only as a hash in a Secret.
+import { spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SseParser, type SseEvent } from '../../gateway/src/cli/sse.ts';
+import { startCluster, type Cluster } from '../../gateway/src/cluster.ts';
+import { configFromEnv } from '../../gateway/src/config.ts';
+import { verify } from '../../gateway/src/webhooks/signing.ts';
+import { MediaJobController } from '../../operator/src/kube/controller.ts';
+import type { JobBuilderSettings } from '../../operator/src/job-builder.ts';
+import { eventually } from '../support/eventually.ts';
+import { ffprobe, makeSource, makeStorage, type StorageRoot } from '../support/media.ts';
+import { startNats } from '../support/nats.ts';
+import { startControlPlane, type ControlPlane } from './control-plane.ts';
+import { startProcessNode, type ProcessNode } from './process-node.ts';
+
+const repo = join(import.meta.dirname, '..', '..');
+const ns = 'kubeff';
+const adminKey = 'kff_admin0000000_clusteradminsecretclusteradminsecret';
+const clientKey = 'kff_client000000_clusterclientsecretclusterclientsecret';
+const otherKey = 'kff_other0000000_clusterothersecretclusterothersecret';
+const webhookSecret = 'whsec_' + Buffer.from('kubeff cluster webhook test secret').toString('base64');
+
+const settings: JobBuilderSettings = {
+  image: 'kubeff/worker',
+  serviceAccountName: 'kubeff-worker',
+  storageClaimName: 'media',
+  cpuPool: { nodeSelector: { 'kubeff.io/pool': 'cpu' } },
+  gpuPool: { resourceName: 'nvidia.com/gpu', nodeSelector: { 'kubeff.io/pool': 'gpu' }, tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }] },
+  maxAttempts: 3,
+  defaultDeadlineSeconds: 600,
+  ttlSecondsAfterFinished: 3600,
+  defaultResources: { cpu: 1, memoryGb: 1 },
+};
+
+/** Reads an SSE response until `until` accepts an event or the stream ends (bounded in time). */
+async function readEvents(res: Response, until: (e: SseEvent) => boolean, timeoutMs = 90_000): Promise<SseEvent[]> {
+  const reader = res.body?.getReader();
+  if (!reader) throw new Error('no SSE body');
+  const parser = new SseParser();
+  const events: SseEvent[] = [];
+  const deadline = setTimeout(() => void reader.cancel(), timeoutMs);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return events;
+      for (const e of parser.pushBytes(value)) {
+        events.push(e);
+        if (until(e)) return events;
+      }
+    }
+  } finally {
+    clearTimeout(deadline);
+    void reader.cancel().catch(() => undefined);
+  }
+}
+
+const terminal = (e: SseEvent) => ['complete', 'error', 'cancelled'].includes(e.event);
+
+function curl(args: string[]): Promise<{ code: number; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const c = spawn('curl', ['-sS', '--max-time', '30', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    c.on('error', reject);
+    c.on('close', (code) => resolve({ code: code ?? -1, stdout: out }));
+  });
+}
+
+describe('the gateway in cluster mode', () => {
+  let cp: ControlPlane;
+  let node: ProcessNode;
+  let controller: MediaJobController;
+  let storage: StorageRoot;
+  let volumeRoot: string;
+  let dataDirs: string[] = [];
+  let nats: Awaited<ReturnType<typeof startNats>>;
+  let a: Cluster;
+  let b: Cluster;
+  let urlA: string;
+  let urlB: string;
+  let hooks: Server;
+  let hookUrl: string;
+  const received: { id: string; body: string; signature: string; timestamp: string }[] = [];
+  let flakyFailed = false;
+
+  const call = async (base: string, method: string, path: string, body?: unknown, key = clientKey, headers: Record<string, string> = {}) => {
+    const res = await fetch(`${base}${path}`, { method, headers: { 'x-api-key': key, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as Record<string, any> }; // any: response bodies are checked field by field
+  };
+  const finished = (base: string, id: string, key = clientKey) => eventually(`job ${id} finished`, async () => {
+    const r = await call(base, 'GET', `/api/v1/jobs/${id}`, undefined, key);
+    return ['completed', 'failed', 'cancelled'].includes(r.body?.['status']) ? r.body : undefined;
+  }, 120_000);
+  const podsOf = async (name: string) =>
+    (JSON.parse((await cp.kubectl(['get', 'pods', '-n', ns, '-l', `kubeff.io/mediajob=${name}`, '-o', 'json'])).stdout) as { items: { spec: { nodeName?: string } }[] }).items;
+
+  /** A kubeconfig for a ServiceAccount: the gateway runs with exactly its RBAC. */
+  const serviceAccountConfig = async (sa: string): Promise<KubeConfig> => {
+    const token = await cp.kubectl(['create', 'token', sa, '-n', ns, '--duration=1h']);
+    expect(token.code, token.stderr).toBe(0);
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'test', server: cp.apiServerUrl, caData: Buffer.from(cp.credentials.ca).toString('base64') }],
+      users: [{ name: sa, token: token.stdout.trim() }],
+      contexts: [{ name: 'test', cluster: 'test', user: sa, namespace: ns }],
+      currentContext: 'test',
+    });
+    return kc;
+  };
+
+  const startReplica = async (name: string): Promise<{ gw: Cluster; url: string }> => {
+    const dataDir = mkdtempSync(join(tmpdir(), `kubeff-gw-${name}-`));
+    dataDirs.push(dataDir);
+    const config = configFromEnv({
+      KUBEFF_MODE: 'cluster', KUBEFF_NAMESPACE: ns, NATS_URL: nats.url, PORT: '0', HOST: '127.0.0.1',
+      KUBEFF_STORAGE_ROOT: storage.root, KUBEFF_DATA_DIR: dataDir, KUBEFF_API_KEYS: `${clientKey},${otherKey}`, KUBEFF_ADMIN_KEYS: adminKey,
+      KUBEFF_WEBHOOK_ALLOW_PRIVATE: 'true', KUBEFF_RATE_LIMIT_PER_SECOND: '1000', LOG_LEVEL: 'warn',
+    });
+    const gw = await startCluster(config, {
+      kubeconfig: await serviceAccountConfig('kubeff-gateway'),
+      logger: pino({ level: 'warn' }).child({ replica: name }),
+      webhooks: { env: { KUBEFF_WEBHOOK_SECRET: webhookSecret }, retryDelaysMs: [200, 200], tickMs: 50 },
+      finalEventGraceMs: 1500,
+    });
+    const url = await gw.app.listen({ port: 0, host: '127.0.0.1' });
+    return { gw, url };
+  };
+
+  beforeAll(async () => {
+    cp = await startControlPlane();
+    nats = await startNats();
+    storage = makeStorage('kubeff-gw-cluster-');
+    makeSource(storage.host('/storage/in.mp4'), { seconds: 2, width: 320, height: 240 });
+    makeSource(storage.host('/storage/long.mp4'), { seconds: 20, width: 640, height: 480 });
+    volumeRoot = mkdtempSync(join(tmpdir(), 'kubeff-gw-vol-'));
+    for (const args of [
+      ['apply', '-f', join(repo, 'crds', 'mediajobs.kubeff.io.yaml')],
+      ['wait', '--for=condition=Established', 'crd/mediajobs.kubeff.io', '--timeout=60s'],
+      ['create', 'namespace', ns],
+      ['apply', '-f', join(repo, 'operator', 'manifests', 'rbac.yaml')],
+    ]) {
+      const r = await cp.kubectl(args, { timeoutMs: 70_000 });
+      expect(r.code, `kubectl ${args.join(' ')}: ${r.stderr}`).toBe(0);
+    }
+    await eventually('the kubeff-gateway ServiceAccount', async () => ((await cp.kubectl(['get', 'sa', 'kubeff-gateway', '-n', ns])).code === 0 ? true : undefined), 30_000);
+    expect((await cp.api('POST', '/api/v1/persistentvolumes', { metadata: { name: 'gw-media-pv' }, spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadWriteMany'], storageClassName: 'manual', hostPath: { path: storage.root }, claimRef: { namespace: ns, name: 'media' } } })).status).toBe(201);
+    expect((await cp.api('POST', `/api/v1/namespaces/${ns}/persistentvolumeclaims`, { metadata: { name: 'media' }, spec: { accessModes: ['ReadWriteMany'], storageClassName: 'manual', volumeName: 'gw-media-pv', resources: { requests: { storage: '1Gi' } } } })).status).toBe(201);
+    const bundle = join(repo, 'worker-image', 'dist', 'kubeff-worker.mjs');
+    node = await startProcessNode({
+      kubeconfig: cp.kubeconfig,
+      volumeRoot,
+      nodes: [
+        { name: 'cpu-node', labels: { 'kubeff.io/pool': 'cpu' }, capacity: { cpu: '8', memory: '16Gi', pods: '30' } },
+        { name: 'gpu-node', labels: { 'kubeff.io/pool': 'gpu' }, taints: [{ key: 'nvidia.com/gpu', value: 'present', effect: 'NoSchedule' }], capacity: { cpu: '4', memory: '8Gi', pods: '10', 'nvidia.com/gpu': '1' } },
+      ],
+      images: {
+        'kubeff/worker': (c) => {
+          // The first attempt of a job named flaky-*: a transient failure (exit 75) before FFmpeg runs.
+          const id = c.env?.find((e) => e.name === 'KUBEFF_JOB_ID')?.value ?? '';
+          if (id.startsWith('flaky-') && !flakyFailed) {
+            flakyFailed = true;
+            return { command: '/bin/sh', args: ['-c', 'echo "storage not reachable yet" >&2; exit 75', 'sh'] };
+          }
+          return { command: process.execPath, args: [bundle] };
+        },
+      },
+      pvcPaths: { media: storage.root },
+    });
+    const kc = new KubeConfig();
+    kc.loadFromFile(cp.kubeconfig);
+    controller = new MediaJobController({ kubeconfig: kc, log: pino({ level: 'warn' }), settings: { ...settings, natsUrl: nats.url }, limits: { global: 10, perOwner: 10 }, resyncMs: 1000, natsUrl: nats.url, progressIntervalMs: 300 });
+    await controller.start();
+    hooks = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        received.push({ id: String(req.headers['webhook-id']), body, signature: String(req.headers['webhook-signature']), timestamp: String(req.headers['webhook-timestamp']) });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => hooks.listen(0, '127.0.0.1', r));
+    const addr = hooks.address();
+    hookUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/hook`;
+    ({ gw: a, url: urlA } = await startReplica('a'));
+    ({ gw: b, url: urlB } = await startReplica('b'));
+  }, 240_000);
+
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await controller?.stop();
+    await node?.stop();
+    await cp?.stop();
+    await nats?.stop();
+    await new Promise((r) => (hooks ? hooks.close(r) : r(undefined)));
+    storage?.remove();
+    for (const d of [volumeRoot, ...dataDirs]) if (d) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('reports cluster mode in the health details (admin)', async () => {
+    const r = await call(urlA, 'GET', '/api/v1/health', undefined, adminKey);
+    expect(r.body['details']).toMatchObject({ mode: 'cluster' });
+  });
+
+  it('runs POST /convert (curl) → MediaJob → Job → pod on the CPU node → real output; SSE shows progress and completion; a signed webhook arrives once', async () => {
+    const submitted = await curl(['-X', 'POST', `${urlA}/api/v1/convert`, '-H', `X-API-Key: ${clientKey}`, '-H', 'content-type: application/json', '-w', '\n%{http_code}',
+      '-d', JSON.stringify({ input: '/storage/in.mp4', output: { path: '/storage/out/curl.mp4', video: { codec: 'h264', preset: 'ultrafast' } }, webhook_url: hookUrl })]);
+    const [body, code] = submitted.stdout.trimEnd().split('\n') as [string, string];
+    expect(code, body).toBe('201');
+    const id = (JSON.parse(body) as { job: { id: string } }).job.id;
+
+    // The MediaJob exists in the Kubernetes API, owned by the submitting key.
+    const mj = JSON.parse((await cp.kubectl(['get', 'mj', id, '-n', ns, '-o', 'json'])).stdout) as { metadata: { labels: Record<string, string> }; spec: { output: { path: string } } };
+    expect(mj.spec.output.path).toBe('/storage/out/curl.mp4');
+    expect(mj.metadata.labels['kubeff.io/owner']).toMatch(/^env-[0-9a-f]{12}$/);
+
+    const res = await fetch(`${urlB}/api/v1/jobs/${id}/events`, { headers: { 'x-api-key': clientKey } });
+    expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
+    const events = await readEvents(res, terminal);
+    const names = events.map((e) => e.event);
+    expect(names, names.join(',')).toContain('progress');
+    expect(names.at(-1)).toBe('complete');
+    const ids = events.map((e) => Number(e.id));
+    expect(ids, 'SSE ids strictly increase').toEqual([...ids].sort((x, y) => x - y));
+    expect(new Set(ids).size).toBe(ids.length);
+
+    const done = await finished(urlA, id);
+    expect(done['status'], JSON.stringify(done)).toBe('completed');
+    expect(ffprobe(storage.host('/storage/out/curl.mp4')).streams.find((s) => s.codec_type === 'video')?.codec_name).toBe('h264');
+    expect((await podsOf(id)).map((p) => p.spec.nodeName)).toEqual(['cpu-node']);
+
+    // Default webhook events: started and complete, each delivered once across both replicas.
+    const mine = await eventually('the complete webhook', async () => {
+      const r = received.filter((h) => (JSON.parse(h.body) as { job_id: string }).job_id === id);
+      return r.some((h) => (JSON.parse(h.body) as { event: string }).event === 'complete') ? r : undefined;
+    }, 30_000);
+    await new Promise((r) => setTimeout(r, 1000)); // a duplicate would arrive within this
+    const again = received.filter((h) => (JSON.parse(h.body) as { job_id: string }).job_id === id);
+    expect(again.map((h) => (JSON.parse(h.body) as { event: string }).event).sort()).toEqual(['complete', 'started']);
+    expect(mine.length).toBeLessThanOrEqual(2);
+    for (const h of again) expect(verify(webhookSecret, h.id, h.timestamp, h.body, h.signature), 'signature verifies').toBe(true);
+  });
+
+  it('resumes an SSE stream on the other replica with Last-Event-ID: no event lost or repeated', async () => {
+    const r = await call(urlA, 'POST', '/api/v1/convert', { input: '/storage/in.mp4', output: { path: '/storage/out/resume.mp4', video: { preset: 'ultrafast' } } });
+    expect(r.status).toBe(201);
+    const id = r.body['job']['id'] as string;
+    await finished(urlA, id);
+    const all = await readEvents(await fetch(`${urlA}/api/v1/jobs/${id}/events`, { headers: { 'x-api-key': clientKey } }), terminal);
+    expect(all.length, all.map((e) => e.event).join(',')).toBeGreaterThanOrEqual(3);
+    const cut = all[1] as SseEvent;
+    const rest = await readEvents(await fetch(`${urlB}/api/v1/jobs/${id}/events`, { headers: { 'x-api-key': clientKey, 'last-event-id': cut.id } }), terminal);
+    expect(rest.map((e) => e.id)).toEqual(all.slice(2).map((e) => e.id));
+    expect(rest.map((e) => e.event)).toEqual(all.slice(2).map((e) => e.event));
+  });
+
+  it('keeps one key from seeing another key\'s jobs, on either replica', async () => {
+    const r = await call(urlA, 'POST', '/api/v1/convert', { input: '/storage/in.mp4', output: { path: '/storage/out/private.mp4', video: { preset: 'ultrafast' } } });
+    const id = r.body['job']['id'] as string;
+    await eventually('replica b knows the job', async () => ((await call(urlB, 'GET', `/api/v1/jobs/${id}`)).status === 200 ? true : undefined), 10_000);
+    expect((await call(urlB, 'GET', `/api/v1/jobs/${id}`, undefined, otherKey)).status).toBe(404);
+    expect((await call(urlA, 'DELETE', `/api/v1/jobs/${id}`, undefined, otherKey)).status).toBe(404);
+    const list = await call(urlB, 'GET', '/api/v1/jobs?per_page=100', undefined, otherKey);
+    expect((list.body['jobs'] as { id: string }[]).map((j) => j.id)).not.toContain(id);
+    await finished(urlA, id);
+  });
+
+  it('stores a created API key only as a hash in a Secret, and the key works on the other replica; revoked, it stops there too', async () => {
+    const created = await call(urlA, 'POST', '/api/v1/admin/keys', { name: 'ci robot', scope: 'client' }, adminKey);
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const key = created.body['key'] as string;
+    const keyId = created.body['api_key']['id'] as string;
+    const secret = JSON.parse((await cp.kubectl(['get', 'secret', `kubeff-api-key-${keyId}`, '-n', ns, '-o', 'json'])).stdout) as { data: Record<string, string> };
+    const stored = Object.values(secret.data).map((v) => Buffer.from(v, 'base64').toString('utf8'));
+    expect(stored.some((v) => v.includes(key.split('_')[2] as string)), 'the secret part of the key is not stored').toBe(false);
+    expect(Buffer.from(secret.data['hash'] ?? '', 'base64').toString()).toMatch(/^[0-9a-f]{64}$/);
+    await eventually('replica b accepts the new key', async () => ((await call(urlB, 'GET', '/api/v1/jobs', undefined, key)).status === 200 ? true : undefined), 10_000);
+    expect((await call(urlB, 'DELETE', `/api/v1/admin/keys/${keyId}`, undefined, adminKey)).status).toBe(200);
+    await eventually('replica a refuses the revoked key', async () => ((await call(urlA, 'GET', '/api/v1/jobs', undefined, key)).status === 401 ? true : undefined), 10_000);
+  });
+
+  it('cancels a running job: the worker process stops, the Job and pod go, the phase is cancelled and final', async () => {
+    const r = await call(urlA, 'POST', '/api/v1/convert', { input: '/storage/long.mp4', output: { path: '/storage/out/cancel.mp4', video: { codec: 'h265', preset: 'slow' } } });
+    const id = r.body['job']['id'] as string;
+    await eventually('the worker runs', async () => (node.processes().some((p) => p.pod.startsWith(id) && p.running) ? true : undefined), 60_000);
+    const del = await call(urlB, 'DELETE', `/api/v1/jobs/${id}`);
+    expect(del.status).toBe(200);
+    expect(del.body['job']['status']).toBe('cancelled');
+    await eventually('the worker process is gone', async () => (node.processes().some((p) => p.pod.startsWith(id) && p.running) ? undefined : true), 30_000);
+    await eventually('the Job is deleted', async () => ((await cp.kubectl(['get', 'job', id, '-n', ns])).code !== 0 ? true : undefined), 30_000);
+    await eventually('the pod is deleted', async () => ((await podsOf(id)).length === 0 ? true : undefined), 30_000);
+    const done = await finished(urlA, id);
+    expect(done['status']).toBe('cancelled');
+    expect((await call(urlA, 'DELETE', `/api/v1/jobs/${id}`)).status, 'a finished job cannot be cancelled again').toBe(409);
+  });
+
+  it('retries a transient failure (exit 75) and records the attempts in status', async () => {
+    const apply = await cp.kubectl(['apply', '-n', ns, '-f', '-'], { input: JSON.stringify({ apiVersion: 'kubeff.io/v1alpha1', kind: 'MediaJob', metadata: { name: 'flaky-1' }, spec: { type: 'convert', input: { path: '/storage/in.mp4' }, output: { path: '/storage/out/flaky.mp4', format: 'mp4', video: { preset: 'ultrafast' } }, operations: [], options: { priority: 'normal', hardwareAcceleration: 'auto' } } }) });
+    expect(apply.code, apply.stderr).toBe(0);
+    const done = await finished(urlA, 'flaky-1', adminKey);
+    expect(done['status'], JSON.stringify(done)).toBe('completed');
+    expect(flakyFailed).toBe(true);
+    const mj = JSON.parse((await cp.kubectl(['get', 'mj', 'flaky-1', '-n', ns, '-o', 'json'])).stdout) as { status: { attempts: number; conditions: { type: string; status: string }[] } };
+    expect(mj.status.attempts, 'the second pod succeeded').toBe(2);
+    expect((await podsOf('flaky-1')).length).toBe(2);
+    const events = await readEvents(await fetch(`${urlB}/api/v1/jobs/flaky-1/events`, { headers: { 'x-api-key': adminKey } }), terminal);
+    const statuses = events.filter((e) => e.event === 'status').map((e) => JSON.parse(e.data) as { status: string; attempt?: number });
+    expect(statuses.some((s) => s.attempt === 2), JSON.stringify(statuses)).toBe(true);
+  });
+
+  it('ends a job with the right final status when NATS stops during it; SSE still ends; the outbox publishes once NATS is back', async () => {
+    const r = await call(urlA, 'POST', '/api/v1/convert', { input: '/storage/long.mp4', output: { path: '/storage/out/nonats.mp4', video: { preset: 'veryfast' } } });
+    const id = r.body['job']['id'] as string;
+    await eventually('the job is processing', async () => ((await call(urlA, 'GET', `/api/v1/jobs/${id}`)).body['status'] === 'processing' ? true : undefined), 60_000);
+    const { port, storeDir } = nats;
+    await nats.stop();
+    const done = await finished(urlB, id);
+    expect(done['status'], JSON.stringify(done)).toBe('completed');
+    expect(ffprobe(storage.host('/storage/out/nonats.mp4')).duration).toBeGreaterThan(19);
+    // With NATS down the stream's final event was made from the MediaJob status.
+    const events = await readEvents(await fetch(`${urlA}/api/v1/jobs/${id}/events`, { headers: { 'x-api-key': clientKey } }), terminal, 30_000);
+    expect(events.at(-1)?.event).toBe('complete');
+    nats = await startNats({ port, storeDir });
+    // The operator's outbox publishes the lifecycle events it could not send; the mirror stores them.
+    await eventually('the published complete event arrives', async () => {
+      const all = a.deps.store.events(id, 0).filter((e) => e.type === 'complete');
+      return all.some((e) => e.seq < Number.MAX_SAFE_INTEGER) ? true : undefined;
+    }, 60_000);
+  });
+
+  it('reads its job list from the informer cache: a MediaJob deleted with kubectl disappears from the API', async () => {
+    const r = await call(urlA, 'POST', '/api/v1/convert', { input: '/storage/in.mp4', output: { path: '/storage/out/gone.mp4', video: { preset: 'ultrafast' } } });
+    const id = r.body['job']['id'] as string;
+    await finished(urlA, id);
+    expect((await cp.kubectl(['delete', 'mj', id, '-n', ns])).code).toBe(0);
+    await eventually('both replicas forget it', async () => ((await call(urlA, 'GET', `/api/v1/jobs/${id}`)).status === 404 && (await call(urlB, 'GET', `/api/v1/jobs/${id}`)).status === 404 ? true : undefined), 20_000);
+    expect(readFileSync(storage.host('/storage/out/gone.mp4')).length, 'the output file stays').toBeGreaterThan(0);
+  });
+});
