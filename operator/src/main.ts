@@ -5,6 +5,7 @@ import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
 import { MediaJobController } from './kube/controller.ts';
+import { OperatorMetrics } from './kube/metrics.ts';
 import { LeaderElector } from './kube/leader.ts';
 import type { JobBuilderSettings } from './job-builder.ts';
 
@@ -41,7 +42,12 @@ const settings: JobBuilderSettings = {
   defaultResources: { cpu: int('KUBEFF_DEFAULT_CPU', 2), memoryGb: int('KUBEFF_DEFAULT_MEMORY_GB', 2) },
 };
 
+const metrics = new OperatorMetrics();
+const served = await metrics.serve(int('KUBEFF_METRICS_PORT', 9090), env['KUBEFF_METRICS_HOST'] || '0.0.0.0');
+log.info({ port: served.port }, 'metrics on /metrics');
+
 const controller = new MediaJobController({
+  metrics,
   kubeconfig: kc,
   log,
   settings,
@@ -59,8 +65,10 @@ const elector = new LeaderElector({
   async onStartedLeading() {
     await controller.start();
     running = true;
+    metrics.setLeading(true);
   },
   async onStoppedLeading() {
+    metrics.setLeading(false);
     if (!running) return;
     running = false;
     await controller.stop();
@@ -75,7 +83,10 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   process.once(sig, () => {
     log.info({ signal: sig }, 'shutting down');
     running = false;
-    Promise.all([controller.stop(), elector.stop()]).then(
+    metrics.setLeading(false);
+    // Bounded: a stuck API call must not keep a terminating pod past its grace period.
+    setTimeout(() => process.exit(1), 20_000).unref();
+    Promise.all([controller.stop(), elector.stop(), new Promise((r) => served.server.close(r))]).then(
       () => process.exit(0),
       () => process.exit(1),
     );

@@ -2,6 +2,7 @@
 // (no gateway) become batch/v1 Jobs owned by them, admission holds the third job of an owner
 // queued, a later high-priority job goes before older normal ones, and cancellation deletes the
 // Job and makes the phase final. (Pods stay Pending here: running them is the process node's job.)
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
@@ -11,6 +12,7 @@ import { LeaderElector } from '../../operator/src/kube/leader.ts';
 import type { JobBuilderSettings } from '../../operator/src/job-builder.ts';
 import { startControlPlane, type ControlPlane } from './control-plane.ts';
 import { eventually } from '../support/eventually.ts';
+import { freePort } from '../support/ports.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
 
@@ -126,6 +128,48 @@ describe('operator restarts', () => {
       expect(p).toBe('processing');
     } finally {
       await second.stop();
+    }
+  });
+});
+
+describe('the operator entrypoint (node operator/src/main.ts)', () => {
+  let cp: ControlPlane;
+  beforeAll(async () => {
+    cp = await startControlPlane();
+    await cp.kubectl(['apply', '-f', join(repoRoot, 'crds', 'mediajobs.kubeff.io.yaml')]);
+    await cp.kubectl(['wait', '--for=condition=Established', 'crd/mediajobs.kubeff.io', '--timeout=30s']);
+  }, 120_000);
+  afterAll(async () => cp?.stop());
+
+  it('leads, serves Prometheus metrics of its work, and on SIGTERM stops cleanly (exit 0) and releases its Lease', async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, [join(repoRoot, 'operator', 'src', 'main.ts')], {
+      env: { ...cp.env(), POD_NAMESPACE: 'default', POD_NAME: 'operator-0', KUBEFF_METRICS_PORT: String(port), KUBEFF_METRICS_HOST: '127.0.0.1', KUBEFF_LEASE_SECONDS: '5', KUBEFF_WORKER_IMAGE: 'kubeff/worker:test', LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    const scrape = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const metric = (text: string, name: string) => Number(text.split('\n').find((l) => l.startsWith(`${name} `))?.slice(name.length + 1) ?? NaN);
+    try {
+      await eventually('the operator leads', async () => (metric(await scrape(), 'kubeff_operator_leader') === 1 ? true : undefined), 30_000);
+      const r = await cp.kubectl(['apply', '-f', '-'], { input: manifest('from-main', 'normal') });
+      expect(r.code, r.stderr).toBe(0);
+      await eventually('its Job exists', async () => ((await cp.kubectl(['get', 'job', 'from-main', '-o', 'name'])).code === 0 ? true : undefined), 30_000);
+      const text = await eventually('metrics show the work', async () => {
+        const t = await scrape();
+        return metric(t, 'kubeff_operator_jobs_created_total') >= 1 && metric(t, 'kubeff_operator_mediajobs{phase="processing"}') === 1 ? t : undefined;
+      }, 15_000);
+      expect(metric(text, 'kubeff_operator_reconciles_total{result="ok"}')).toBeGreaterThan(0);
+      expect(text).toContain('kubeff_operator_reconcile_duration_seconds_bucket');
+      child.kill('SIGTERM');
+      const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running after 15 s'), 15_000))]);
+      expect(code, stderr).toBe(0);
+      const lease = JSON.parse((await cp.kubectl(['get', 'lease', 'kubeff-operator', '-n', 'default', '-o', 'json'])).stdout) as { spec: { holderIdentity?: string } };
+      expect(lease.spec.holderIdentity ?? '', 'the Lease is released for the next replica').toBe('');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
     }
   });
 });

@@ -25,6 +25,7 @@ import { isTerminal } from '../phases.ts';
 import { CancelAnnotation, reconcile, type ObservedJob, type ObservedPod } from '../reconcile.ts';
 import { lifecycleEvent } from '../lifecycle.ts';
 import { LifecyclePublisher } from '../nats/publisher.ts';
+import type { OperatorMetrics } from './metrics.ts';
 import { ProgressRelay, type ProgressUpdate } from './progress.ts';
 
 export const Group = 'kubeff.io';
@@ -48,6 +49,7 @@ export interface ControllerOptions {
   /** NATS for live progress into status (throttled); without it status changes only at phase edges. */
   natsUrl?: string | undefined;
   progressIntervalMs?: number;
+  metrics?: OperatorMetrics | undefined;
 }
 
 type Cached<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
@@ -99,6 +101,15 @@ export class MediaJobController {
       this.pods.on(verb, (p) => this.enqueueOwner(p));
     }
     await Promise.all([this.mediaJobs, this.jobs, this.pods].map((i) => this.startRestartable(i as Cached<KubernetesObject>)));
+    this.o.metrics?.attach({
+      phases: () => {
+        const out = { queued: 0, processing: 0, completed: 0, failed: 0, cancelled: 0 };
+        for (const mj of this.mediaJobs.list()) out[mj.status?.phase ?? 'queued']++;
+        return out;
+      },
+      queueDepth: () => this.queue.size,
+      outboxDepth: () => this.publisher?.pending() ?? 0,
+    });
     this.resync = setInterval(() => this.enqueueAll(), this.o.resyncMs ?? 10_000);
     this.resync.unref();
     this.enqueueAll();
@@ -178,9 +189,18 @@ export class MediaJobController {
       if (k === undefined) return;
       this.queue.delete(k);
       this.inFlight.add(k);
+      const began = process.hrtime.bigint();
+      const observe = (result: 'ok' | 'error') => {
+        this.o.metrics?.reconciles.inc({ result });
+        this.o.metrics?.reconcileSeconds.observe(Number(process.hrtime.bigint() - began) / 1e9);
+      };
       void this.reconcileKey(k).then(
-        () => this.failures.delete(k),
+        () => {
+          observe('ok');
+          this.failures.delete(k);
+        },
         (err: unknown) => {
+          observe('error');
           // Per-key backoff: one failing MediaJob does not slow the others.
           const n = (this.failures.get(k) ?? 0) + 1;
           this.failures.set(k, n);
@@ -256,6 +276,7 @@ export class MediaJobController {
         const body = buildJob({ apiVersion: 'kubeff.io/v1alpha1', kind: 'MediaJob', metadata: { name, namespace: ns, uid: mj.metadata.uid, annotations: mj.metadata.annotations ?? {} }, spec: mj.spec }, this.o.settings);
         try {
           await this.batch.createNamespacedJob({ namespace: ns, body: body as V1Job });
+          this.o.metrics?.jobsCreated.inc();
           log.info('job created');
         } catch (err) {
           if (httpCode(err) !== 409) {
@@ -266,6 +287,7 @@ export class MediaJobController {
       } else {
         try {
           await this.batch.deleteNamespacedJob({ name: jobName(name), namespace: ns, propagationPolicy: a.propagation });
+          this.o.metrics?.jobsDeleted.inc();
           log.info('job deleted');
         } catch (err) {
           if (httpCode(err) !== 404) throw err;
