@@ -1,11 +1,12 @@
 // Runs one MediaJob spec end to end: check, probe, decide acceleration, plan, run FFmpeg,
 // publish outputs, describe them. The I/O shell around the pure planners.
-import { copyFile, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Value from 'typebox/value';
 import {
   ContainerRules,
+  locationKind,
   MediaJobSpec,
   validateSpec,
   type Acceleration,
@@ -19,7 +20,7 @@ import type { EventSink } from './events.ts';
 import { ExitCode, type ExitCodeValue } from './exit-codes.ts';
 import { JobFailure } from './failure.ts';
 import { parsePsnrSummary, parseSsimMean, parseStatsFile, parseVmafLog, summarize, round } from './metrics.ts';
-import { describeFile, describeMedia, discard, publishDir, publishFile, stagingDir, stagingFile } from './outputs.ts';
+import { describeFile, describeMedia, discard } from './outputs.ts';
 import { MetricFiles, planAnalyze, VmafModelFiles } from './plan/analyze.ts';
 import { planConvert } from './plan/convert.ts';
 import { nvencEncoderFor } from './plan/encoders.ts';
@@ -27,15 +28,16 @@ import { measurementFrom, parseLoudnorm, planLoudnessMeasure } from './plan/loud
 import { dashManifest, hlsMaster, planStream } from './plan/stream.ts';
 import { gridLayout, planGrid, planThumbnail, spriteVtt } from './plan/thumbnails.ts';
 import { trimOf } from './plan/operations.ts';
-import type { FfmpegStep, PlanContext } from './plan/types.ts';
+import type { FfmpegStep, InputRef, PlanContext } from './plan/types.ts';
 import { probe, type MediaInfo } from './probe.ts';
+import { redactor } from './redact.ts';
 import { runStep } from './runner.ts';
-import type { LocalStorage } from './storage.ts';
+import type { Storage } from './storage.ts';
 import type { Tools } from './tools.ts';
 
 export interface JobEnvironment {
   jobId: string;
-  storage: LocalStorage;
+  storage: Storage;
   tools: Tools;
   sink: EventSink;
   signal?: AbortSignal;
@@ -102,6 +104,10 @@ class JobRun {
   private readonly env: JobEnvironment;
   private readonly cleanup: (string | undefined)[];
   private done = 0;
+  /** Presigned URLs handed to FFmpeg, and the locations they stand for in log lines. */
+  private readonly secrets = new Map<string, string>();
+  private readonly redact = redactor(this.secrets);
+  private scratchDir: string | undefined;
 
   constructor(spec: MediaJobSpec, env: JobEnvironment, cleanup: (string | undefined)[]) {
     this.spec = spec;
@@ -109,20 +115,54 @@ class JobRun {
     this.cleanup = cleanup;
   }
 
+  /** The job's private folder (side files, downloaded inputs, outputs on their way to S3). */
+  private async scratch(): Promise<string> {
+    if (!this.scratchDir) {
+      this.scratchDir = await mkdtemp(join(tmpdir(), `kubeff-${this.env.jobId}-`));
+      this.cleanup.push(this.scratchDir);
+    }
+    return this.scratchDir;
+  }
+
+  /** Opens an input wherever it is: see Storage.mediaInput. */
+  private async open(location: string, field: string): Promise<InputRef> {
+    if (locationKind(location) === 'http') this.stage('downloading');
+    const { input, downloadedBytes } = await this.env.storage.mediaInput(location, field, await this.scratch(), { signal: this.env.signal, secrets: this.secrets });
+    if (downloadedBytes !== undefined) this.log(`downloaded ${downloadedBytes} bytes for ${field}`);
+    this.checkAborted();
+    return input;
+  }
+
+  /** Publishes an output; uploads to S3 are shown as their own stage. */
+  private async publish(target: { location: string; publish(signal?: AbortSignal): Promise<void> }): Promise<void> {
+    this.checkAborted();
+    if (locationKind(target.location) === 's3') this.stage('uploading');
+    await target.publish(this.env.signal);
+  }
+
   async execute(): Promise<Executed> {
     const { spec, env } = this;
     this.stage('probing');
-    const input = await env.storage.input(spec.input.path, 'input.path');
+    const input = await this.open(spec.input.path, 'input.path');
+    if (locationKind(spec.input.path) === 'http') this.stage('probing');
     // Probing the input and the FFmpeg build are independent: do both at once.
     const capsPromise = spec.type === 'analyze' ? undefined : capabilities(env.tools.ffmpeg);
     capsPromise?.catch(() => undefined);
     const inputInfo = await probe(env.tools.ffprobe, input, 'input.path');
     this.checkAborted();
-    if (spec.type === 'analyze' || !capsPromise) return this.analyze(input, inputInfo);
-    const caps = await capsPromise;
+    const executed = spec.type === 'analyze' || !capsPromise ? await this.analyze(input, inputInfo) : await this.transcode(input, inputInfo, await capsPromise);
+    if (spec.options.presignOutputSeconds !== undefined) {
+      for (const o of executed.outputs) {
+        if (locationKind(o.path) === 's3') o.url = await env.storage.presignDownload(o.path, spec.options.presignOutputSeconds, 'options.presign_outputs');
+      }
+    }
+    return executed;
+  }
+
+  private async transcode(input: InputRef, inputInfo: MediaInfo, caps: Awaited<ReturnType<typeof capabilities>>): Promise<Executed> {
+    const { spec, env } = this;
     const acceleration = this.accelerate(caps, inputInfo);
-    const scratch = await mkdtemp(join(tmpdir(), `kubeff-${env.jobId}-`));
-    this.cleanup.push(scratch);
+    const scratch = await this.scratch();
     const base = { spec, input, inputInfo, scratch, ffmpeg: env.tools.ffmpeg, encoders: caps.encoders, statsPeriod: caps.statsPeriod, acceleration };
     if (spec.type === 'stream') return { ...(await this.stream(base)), acceleration };
     return { ...(await this.convert(base)), acceleration };
@@ -147,50 +187,44 @@ class JobRun {
     const out = spec.output;
     if (!out) throw new JobFailure('INVALID_OUTPUT', ExitCode.invalidSpec, 'is required', 'output');
     const watermarkOp = spec.operations.find((o) => o.type === 'watermark');
-    const watermark = watermarkOp?.type === 'watermark' ? await env.storage.input(watermarkOp.image, 'operations.watermark.image') : undefined;
+    const watermark = watermarkOp?.type === 'watermark' ? await this.open(watermarkOp.image, 'operations.watermark.image') : undefined;
     const thumb = spec.operations.find((o) => o.type === 'thumbnail');
     const grid = spec.operations.find((o) => o.type === 'thumbnail_grid');
 
     if (grid?.type === 'thumbnail_grid') {
       // A grid goes to a folder (sprite.jpg + sprite.vtt) unless the path names an image file.
       const isFile = /\.(jpe?g|png|webp)$/i.test(out.path);
-      const finalDir = await env.storage.output(isFile ? out.path.replace(/\/[^/]*$/, '') : out.path, 'output.path', { isDir: true });
+      const target = await env.storage.dirOutput(isFile ? out.path.replace(/\/[^/]*$/, '') : out.path, 'output.path', env.jobId, base.scratch);
+      this.cleanup.push(target.staging);
       const imageName = isFile ? out.path.slice(out.path.lastIndexOf('/') + 1) : `sprite.${out.format}`;
       const vttName = imageName.replace(/\.[^.]+$/, '') + '.vtt';
-      const staging = stagingDir(join(finalDir, imageName), env.jobId);
-      await mkdir(staging, { recursive: true });
-      this.cleanup.push(staging);
+      const staging = target.staging;
       const plan = planGrid({ ...base, staging, watermark }, grid, join(staging, imageName));
       await this.runSteps(plan.steps);
       const seconds = trimOf(spec.operations, base.inputInfo.durationSeconds).seconds;
       await writeFile(join(staging, vttName), spriteVtt(grid, gridLayout(grid, seconds), seconds, imageName));
-      await publishDir(staging, finalDir);
-      const dirPath = env.storage.storagePath(finalDir);
+      await this.publish(target);
       return {
         outputs: [
-          await describeMedia(env.tools.ffprobe, join(finalDir, imageName), `${dirPath}/${imageName}`, 'image'),
-          await describeFile(join(finalDir, vttName), `${dirPath}/${vttName}`, 'sprite-map'),
+          await describeMedia(env.tools.ffprobe, target.described(imageName), target.locationOf(imageName), 'image'),
+          await describeFile(target.described(vttName), target.locationOf(vttName), 'sprite-map'),
         ],
       };
     }
 
     if (thumb?.type === 'thumbnail' && (thumb.count !== undefined || thumb.interval !== undefined)) {
-      const finalDir = await env.storage.output(out.path, 'output.path', { isDir: true });
-      const staging = stagingDir(finalDir, env.jobId);
-      await mkdir(staging, { recursive: true });
-      this.cleanup.push(staging);
-      const plan = planThumbnail({ ...base, staging, watermark }, thumb);
+      const target = await env.storage.dirOutput(out.path, 'output.path', env.jobId, base.scratch);
+      this.cleanup.push(target.staging);
+      const plan = planThumbnail({ ...base, staging: target.staging, watermark }, thumb);
       await this.runSteps(plan.steps);
-      const names = (await readdir(staging)).sort();
-      await publishDir(staging, finalDir);
-      const dirPath = env.storage.storagePath(finalDir);
-      return { outputs: await Promise.all(names.map((n) => describeMedia(env.tools.ffprobe, join(finalDir, n), `${dirPath}/${n}`, 'image'))) };
+      const names = (await readdir(target.staging)).sort();
+      await this.publish(target);
+      return { outputs: await Promise.all(names.map((n) => describeMedia(env.tools.ffprobe, target.described(n), target.locationOf(n), 'image'))) };
     }
 
-    const finalPath = await env.storage.output(out.path, 'output.path');
-    const staging = stagingFile(finalPath, env.jobId);
-    this.cleanup.push(staging);
-    const ctx: PlanContext = { ...base, staging, watermark };
+    const target = await env.storage.fileOutput(out.path, 'output.path', env.jobId, base.scratch);
+    this.cleanup.push(target.staging);
+    const ctx: PlanContext = { ...base, staging: target.staging, watermark };
     let plan;
     let metrics: Metrics | undefined;
     if (thumb?.type === 'thumbnail') {
@@ -210,44 +244,41 @@ class JobRun {
       const after = parseLoudnorm(tail.join('\n'));
       metrics.loudnessOutput = { integrated: Number(after['output_i']), truePeak: Number(after['output_tp']), range: Number(after['output_lra']), threshold: Number(after['output_thresh']) };
     }
-    await publishFile(staging, finalPath);
+    await this.publish(target);
     const role = ContainerRules[out.format].kind === 'image' ? 'image' : 'media';
-    return { outputs: [await describeMedia(env.tools.ffprobe, finalPath, env.storage.storagePath(finalPath), role)], metrics };
+    return { outputs: [await describeMedia(env.tools.ffprobe, target.described, target.location, role)], metrics };
   }
 
   private async stream(base: Omit<PlanContext, 'staging'>): Promise<Executed> {
     const { spec, env } = this;
     const s = spec.stream;
     if (!s) throw new JobFailure('INVALID_OUTPUT', ExitCode.invalidSpec, 'is required', 'stream');
-    const finalDir = await env.storage.output(s.path, 'output', { isDir: true });
-    const staging = stagingDir(finalDir, env.jobId);
-    await mkdir(staging, { recursive: true });
-    this.cleanup.push(staging);
-    const plan = planStream({ ...base, staging });
+    const target = await env.storage.dirOutput(s.path, 'output', env.jobId, base.scratch);
+    this.cleanup.push(target.staging);
+    const plan = planStream({ ...base, staging: target.staging });
     if (plan.dropped.length) this.log(`skipped renditions larger than the source: ${plan.dropped.join(', ')}`);
     await this.runSteps(plan.steps);
-    await publishDir(staging, finalDir);
-    const dirPath = env.storage.storagePath(finalDir);
+    await this.publish(target);
     const top = s.format === 'hls' ? hlsMaster : dashManifest;
-    const outputs: OutputFile[] = [await describeMedia(env.tools.ffprobe, join(finalDir, top), `${dirPath}/${top}`, s.format === 'hls' ? 'playlist' : 'manifest')];
+    const outputs: OutputFile[] = [await describeMedia(env.tools.ffprobe, target.described(top), target.locationOf(top), s.format === 'hls' ? 'playlist' : 'manifest')];
     if (s.format === 'hls') {
       for (const r of plan.renditions) {
-        const f = await describeFile(join(finalDir, r.name, 'index.m3u8'), `${dirPath}/${r.name}/index.m3u8`, 'playlist');
+        const f = await describeFile(target.described(`${r.name}/index.m3u8`), target.locationOf(`${r.name}/index.m3u8`), 'playlist');
         outputs.push({ ...f, width: r.size.width, height: r.size.height, bitrate: r.bitrate });
       }
     }
     return { outputs };
   }
 
-  private async analyze(input: string, inputInfo: MediaInfo): Promise<Executed> {
+  private async analyze(input: InputRef, inputInfo: MediaInfo): Promise<Executed> {
     const { spec, env } = this;
     const a = spec.analyze;
     if (!a) throw new JobFailure('INVALID_REQUEST', ExitCode.invalidSpec, 'is required', 'analyze');
-    const reference = await env.storage.input(a.reference, 'reference');
+    const reference = await this.open(a.reference, 'reference');
     const referenceInfo = await probe(env.tools.ffprobe, reference, 'reference');
     const tool = await this.metricsTool(a.metrics.includes('vmaf'));
-    const scratch = await mkdtemp(join(tmpdir(), `kubeff-${env.jobId}-`));
-    this.cleanup.push(scratch);
+    // Its own folder: the stats files and models are named relatively inside it.
+    const scratch = await mkdtemp(join(await this.scratch(), 'metrics-'));
     if (tool.vmafStyle) {
       const dir = env.vmafModelDir ?? defaultVmafModelDir;
       const files = tool.vmafStyle === 'model' ? [VmafModelFiles.model] : ['vmaf_float_v0.6.1.pkl', 'vmaf_float_v0.6.1.pkl.model'];
@@ -281,15 +312,15 @@ class JobRun {
 
     // The per-frame report goes to storage; the result stays small (it becomes a termination message).
     const reportDir = a.path ?? `/storage/analysis/${env.jobId}`;
-    const finalDir = await env.storage.output(reportDir, 'output', { isDir: true });
-    const finalFile = join(finalDir, 'metrics.json');
-    const staging = stagingFile(finalFile, env.jobId);
-    this.cleanup.push(staging);
+    const target = await env.storage.fileOutput(`${reportDir}/metrics.json`, 'output', env.jobId, await this.scratch());
+    this.cleanup.push(target.staging);
     const frames = Array.from({ length: metrics.frames }, (_, n) => ({ n, ...Object.fromEntries(Object.entries(perFrame).map(([k, v]) => [k, v[n]])) }));
-    await writeFile(staging, JSON.stringify({ input: spec.input.path, reference: a.reference, summary: metrics, frames }, null, 1));
-    await publishFile(staging, finalFile);
-    metrics.perFramePath = env.storage.storagePath(finalFile);
-    return { outputs: [await describeFile(finalFile, metrics.perFramePath, 'metrics')], metrics };
+    // Locations as the client wrote them, but never a URL's query (it may hold a signature).
+    const shown = (loc: string) => (locationKind(loc) === 'http' ? loc.replace(/\?.*$/, '') : loc);
+    await writeFile(target.staging, JSON.stringify({ input: shown(spec.input.path), reference: shown(a.reference), summary: metrics, frames }, null, 1));
+    await this.publish(target);
+    metrics.perFramePath = target.location;
+    return { outputs: [await describeFile(target.described, metrics.perFramePath, 'metrics')], metrics };
   }
 
   /** The main FFmpeg, or for VMAF the first candidate build that has libvmaf. */
@@ -336,7 +367,7 @@ class JobRun {
   }
 
   private log(line: string): void {
-    this.env.sink.emit({ type: 'log', time: now(), line });
+    this.env.sink.emit({ type: 'log', time: now(), line: this.redact(line) });
   }
 
   private checkAborted(): void {

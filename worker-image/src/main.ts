@@ -6,7 +6,8 @@
 //
 // Environment: KUBEFF_SPEC (inline JSON instead of --spec), KUBEFF_JOB_ID, KUBEFF_STORAGE_ROOT
 // (what /storage/ maps to; default /storage), KUBEFF_RESULT_PATH (default /dev/termination-log
-// when it exists, else stdout), FFMPEG_PATH, FFPROBE_PATH, KUBEFF_VMAF_FFMPEG_PATH.
+// when it exists, else stdout), FFMPEG_PATH, FFPROBE_PATH, KUBEFF_VMAF_FFMPEG_PATH; S3 backends
+// (KUBEFF_S3_*) and the HTTP(S) input policy (KUBEFF_HTTP_*), see storage.ts.
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
@@ -14,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { JsonLinesSink } from './events.ts';
 import { ExitCode } from './exit-codes.ts';
 import { runJob } from './job.ts';
-import { LocalStorage } from './storage.ts';
+import { storageFromEnv, type Storage } from './storage.ts';
 import { toolsFromEnv } from './tools.ts';
 import { resultText } from './result-text.ts';
 import { NatsSink, TeeSink } from './nats-sink.ts';
@@ -43,6 +44,14 @@ async function main(): Promise<number> {
     process.stderr.write(`kubeff-worker: spec is not JSON: ${(err as Error).message}\n`);
     return ExitCode.invalidSpec;
   }
+  let storage: Storage;
+  try {
+    storage = storageFromEnv(env['KUBEFF_STORAGE_ROOT'] ?? '/storage', env);
+  } catch (err) {
+    // A misconfigured node (S3 backends, limits): this job cannot run here.
+    process.stderr.write(`kubeff-worker: storage configuration: ${(err as Error).message}\n`);
+    return ExitCode.unavailable;
+  }
   const jobId = values['job-id'] ?? env['KUBEFF_JOB_ID'] ?? randomUUID();
   const sink = new JsonLinesSink(values.events ?? process.stdout);
   const abort = new AbortController();
@@ -63,7 +72,7 @@ async function main(): Promise<number> {
 
   const { result, exitCode } = await runJob(spec, {
     jobId,
-    storage: new LocalStorage(env['KUBEFF_STORAGE_ROOT'] ?? '/storage'),
+    storage,
     tools: toolsFromEnv(env),
     sink: events,
     signal: abort.signal,

@@ -1,6 +1,8 @@
 // ffprobe of an input: duration for progress, streams for validation and planning.
 import { execFile } from './exec.ts';
 import { JobFailure } from './failure.ts';
+import type { MediaInput } from './plan/types.ts';
+import { redactSecrets } from './redact.ts';
 
 export interface VideoStreamInfo {
   codec: string;
@@ -80,11 +82,23 @@ export function parseProbe(json: string): MediaInfo {
   };
 }
 
-export async function probe(ffprobe: string, hostPath: string, field = 'input'): Promise<MediaInfo> {
-  const res = await execFile(ffprobe, ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', `file:${hostPath}`], { timeoutMs: 60_000 });
+/**
+ * Probes an input: a host path (behind `-protocol_whitelist file`) or a network MediaInput made by
+ * the storage layer. A location string that is not a host path (s3://, http://) is refused: only
+ * the storage layer may turn one into something FFmpeg can open (Storage.probe).
+ */
+export async function probe(ffprobe: string, input: string | MediaInput, field = 'input'): Promise<MediaInfo> {
+  if (typeof input === 'string' && /^(s3|https?):\/\//i.test(input)) {
+    throw JobFailure.invalidInput('an S3 or http(s) input cannot be probed here; the storage layer must open it', field);
+  }
+  const target = typeof input === 'string' ? input : input.url;
+  const args = typeof input === 'string'
+    ? ['-protocol_whitelist', 'file', `file:${input}`]
+    : ['-protocol_whitelist', input.protocols, ...(input.formats ? ['-format_whitelist', input.formats] : []), input.url];
+  const res = await execFile(ffprobe, ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', ...args], { timeoutMs: 60_000 });
   if (res.code !== 0) {
     const why = res.stderr.trim().split('\n').pop() ?? 'unreadable';
-    throw JobFailure.invalidInput(`not a readable media file (${why.replace(hostPath, '').replace(/^file::\s*/, '')})`, field);
+    throw JobFailure.invalidInput(`not a readable media file (${redactSecrets(why.replace(target, '').replace(/^file::\s*/, '').replace(/^:\s*/, ''))})`, field);
   }
   const info = parseProbe(res.stdout);
   if (!info.video && !info.audio) throw JobFailure.invalidInput('has no audio or video stream', field);

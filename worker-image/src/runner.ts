@@ -5,6 +5,7 @@ import { ExitCode } from './exit-codes.ts';
 import { JobFailure } from './failure.ts';
 import type { FfmpegStep } from './plan/types.ts';
 import { ProgressParser, progressOf, type Progress } from './progress.ts';
+import { redactSecrets } from './redact.ts';
 
 export interface RunHooks {
   onProgress?(p: Progress): void;
@@ -85,7 +86,7 @@ const capabilityProblems = [/Unknown encoder/i, /Encoder .* not found/i, /No suc
 export function classify(code: number | null, sig: NodeJS.Signals | null, tail: readonly string[]): JobFailure {
   const text = tail.slice(-40).join('\n');
   const last = [...tail].reverse().find((l) => /error|invalid|failed|not found|cannot/i.test(l)) ?? tail[tail.length - 1] ?? '';
-  const detail = last.replace(/^\[[^\]]*\]\s*/, '').replace(/file:\/[^\s:]*/g, '<file>').slice(0, 300);
+  const detail = redactSecrets(last.replace(/^\[[^\]]*\]\s*/, '').replace(/file:\/[^\s:]*/g, '<file>')).slice(0, 300);
   if (sig) return new JobFailure('PROCESSING_FAILED', ExitCode.transient, `FFmpeg was killed by ${sig}`);
   if (capabilityProblems.some((r) => r.test(text))) return new JobFailure('UNSUPPORTED_CAPABILITY', ExitCode.unavailable, `FFmpeg lacks what the job needs: ${detail}`);
   if (inputProblems.some((r) => r.test(text))) return new JobFailure('INVALID_INPUT', ExitCode.invalidInput, `the input could not be processed: ${detail}`, 'input');

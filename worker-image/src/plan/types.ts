@@ -25,13 +25,40 @@ export interface LoudnessMeasurement {
   target_offset: number;
 }
 
+/**
+ * An input as FFmpeg opens it: a file, or (S3 objects) a presigned http(s) URL to the configured
+ * endpoint. A plain string is a host path already checked inside storage.
+ */
+export interface MediaInput {
+  /** The argument of -i: `file:/host/path` or a URL. */
+  url: string;
+  /** The -protocol_whitelist: `file`, or exactly the protocols the URL needs. */
+  protocols: string;
+  /** A -format_whitelist for network inputs: media containers only, no playlists that open more URLs. */
+  formats?: string | undefined;
+  /** Input options for a network input (reconnection). */
+  options?: readonly string[] | undefined;
+}
+export type InputRef = string | MediaInput;
+
+/**
+ * Demuxers a network input may use. Playlist and reference formats (hls, dash, concat, imf, ...)
+ * are left out: they open further URLs, which the protocol whitelist of a network input would let
+ * reach any host. Any name of a demuxer matches (FFmpeg compares each comma-separated name).
+ */
+export const NetworkInputFormats = [
+  'mov', 'mp4', 'matroska', 'webm', 'avi', 'flv', 'mpegts', 'mpeg', 'mpegvideo', 'mxf', 'asf', 'ogg', 'mp3', 'aac', 'wav', 'w64',
+  'flac', 'aiff', 'caf', 'ac3', 'eac3', 'dts', 'truehd', 'amr', 'ivf', 'h264', 'hevc', 'm4v', 'dv', 'gif', 'nut', 'wv', 'ape',
+  'png_pipe', 'jpeg_pipe', 'webp_pipe', 'bmp_pipe', 'tiff_pipe', 'yuv4mpegpipe',
+].join(',');
+
 export interface PlanContext {
   spec: MediaJobSpec;
-  /** Host paths of the inputs, already checked inside storage. */
-  input: string;
+  /** The inputs: host paths already checked inside storage, or network inputs (see MediaInput). */
+  input: InputRef;
   inputInfo: MediaInfo;
-  watermark?: string | undefined;
-  reference?: string | undefined;
+  watermark?: InputRef | undefined;
+  reference?: InputRef | undefined;
   referenceInfo?: MediaInfo | undefined;
   /** Where FFmpeg writes: a file path, or a folder for multi-file outputs; published on success. */
   staging: string;
@@ -58,7 +85,17 @@ export function commonArgs(ctx: { statsPeriod: boolean }): string[] {
   return args;
 }
 
-/** An input restricted to the file protocol: no http, concat, subfile or data tricks. */
-export function fileInput(hostPath: string, before: string[] = []): string[] {
-  return ['-protocol_whitelist', 'file', ...before, '-i', `file:${hostPath}`];
+/**
+ * An input behind its protocol whitelist: `file` for host paths (no http, concat, subfile or data
+ * tricks), and for a network input only its own protocols and media demuxers.
+ */
+export function fileInput(input: InputRef, before: string[] = []): string[] {
+  if (typeof input === 'string') return ['-protocol_whitelist', 'file', ...before, '-i', `file:${input}`];
+  return [
+    '-protocol_whitelist', input.protocols,
+    ...(input.formats ? ['-format_whitelist', input.formats] : []),
+    ...(input.options ?? []),
+    ...before,
+    '-i', input.url,
+  ];
 }
