@@ -3,19 +3,26 @@
 // nobody ever reads half a file under the final name. A download streams with Range support.
 // A client key writes only under /storage/uploads/<its key id>/ and reads only there and the
 // outputs of its own jobs; anything else it asks for is reported as not existing.
+// The same for S3 (`path=s3://bucket/key`, on a configured backend): an upload streams into a
+// temporary object with a multipart upload (a few parts in memory at most), is probed through a
+// presigned URL, then copied into place server-side; a download streams the object (Range, ETag
+// and conditional requests as for files). A client key's S3 folder is s3://<bucket>/uploads/<id>/.
 import { randomUUID } from 'node:crypto';
 import { constants, createWriteStream } from 'node:fs';
 import { link, lstat, open, realpath, rename, rm, type FileHandle } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { dirname, extname, relative, sep } from 'node:path';
+import { PassThrough, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { SpecError } from '../../../crds/src/errors.ts';
 import { Fields } from '../../../crds/src/fields.ts';
-import { checkStoragePath, StoragePrefix } from '../../../crds/src/paths.ts';
+import { checkS3Location, checkStoragePath, parseS3, S3Prefix, s3Location, StoragePrefix, type S3Object } from '../../../crds/src/paths.ts';
+import { ExitCode } from '../../../worker-image/src/exit-codes.ts';
 import { JobFailure } from '../../../worker-image/src/failure.ts';
 import { probe, type MediaInfo } from '../../../worker-image/src/probe.ts';
+import type { S3Backend } from '../../../worker-image/src/storage/s3.ts';
 import type { Principal } from '../auth.ts';
 import type { Deps } from '../deps.ts';
 import { ApiError, errorHandler } from '../errors.ts';
@@ -24,7 +31,9 @@ import { parseRange } from '../ranges.ts';
 import { ErrorResponse } from '../schemas.ts';
 
 const uploadsFolder = `${StoragePrefix}uploads`;
-const ownUploads = (keyId: string) => `${uploadsFolder}/${keyId}/`;
+const isS3 = (p: string) => p.startsWith(S3Prefix);
+/** A key's own upload folder for a location: /storage/uploads/<id>/ or s3://<bucket>/uploads/<id>/. */
+const ownUploads = (keyId: string, near?: string) => (near !== undefined && isS3(near) ? `${S3Prefix}${parseS3(near).bucket}/uploads/${keyId}/` : `${uploadsFolder}/${keyId}/`);
 
 /**
  * After an upload is refused before its body has fully arrived, the rest is read and dropped, up
@@ -40,13 +49,13 @@ const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => T
 
 const UploadQuery = Type.Object({
   // Only a string here: checkStoragePath names each rule a path breaks, which a schema cannot.
-  path: Type.Optional(Type.String({ description: `Where to store the file, under ${StoragePrefix}; client keys only under ${uploadsFolder}/<key id>/. Default: ${uploadsFolder}/<key id>/<uuid>-<filename>` })),
+  path: Type.Optional(Type.String({ description: `Where to store the file: under ${StoragePrefix}, or s3://bucket/key on a configured S3 backend; client keys only under ${uploadsFolder}/<key id>/ (or s3://bucket/uploads/<key id>/). Default: ${uploadsFolder}/<key id>/<uuid>-<filename>` })),
   filename: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'File name for the default path (else from Content-Disposition)' })),
   overwrite: Type.Optional(Type.Boolean({ default: false, description: 'Replace an existing file at path' })),
 }, { additionalProperties: false });
 type UploadQuery = { path?: string; filename?: string; overwrite?: boolean };
 
-const DownloadQuery = Type.Object({ path: Type.String({ description: `A file under ${StoragePrefix}` }) }, { additionalProperties: false });
+const DownloadQuery = Type.Object({ path: Type.String({ description: `A file under ${StoragePrefix}, or an s3://bucket/key object` }) }, { additionalProperties: false });
 
 const UploadedFile = Type.Object({
   file: Type.Object({
@@ -84,12 +93,20 @@ function header(req: FastifyRequest, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** A /storage/ path by the same rules as a job's paths, cleaned; each broken rule names `path`. */
+/** A /storage/ path or s3:// location by the same rules as a job's, cleaned; each broken rule names `path`. */
 function checkedPath(raw: string): string {
   const f = new Fields();
-  const p = checkStoragePath(f, raw, 'path', 'INVALID_REQUEST');
+  const p = raw.startsWith(S3Prefix) ? checkS3Location(f, raw, 'path', 'INVALID_REQUEST') : checkStoragePath(f, raw, 'path', 'INVALID_REQUEST');
   if (p === undefined) throw new SpecError(f.issues);
   return p;
+}
+
+/** A storage-layer failure about `path` as an API error: 404 for a missing object, 503 when S3 is unreachable, else 400. */
+function storageError(err: unknown, storagePath: string, field = 'path'): unknown {
+  if (!(err instanceof JobFailure)) return err;
+  if (/^object not found/.test(err.message)) return new ApiError(404, 'not_found', 'NOT_FOUND', 'file not found', { field, value: storagePath });
+  if (err.exitCode === ExitCode.transient) return new ApiError(503, 'server_error', 'STORAGE_UNAVAILABLE', `${field}: ${err.message}`, { field, value: storagePath });
+  return new ApiError(400, 'validation_error', 'INVALID_REQUEST', `${field}: ${err.message}`, { field, value: storagePath });
 }
 
 function pathError(status: number, code: string, message: string, value: string): ApiError {
@@ -174,10 +191,11 @@ async function refuseExisting(host: string, storagePath: string, overwrite: bool
 }
 
 /**
- * Streams the body into `temp` (created, never reused), refusing it as soon as it passes `max`
- * bytes or its first bytes are not a known media format. Returns what the first bytes say.
+ * Streams the body into `sink` (a new temporary file, or an S3 upload whose end is `done`),
+ * refusing it as soon as it passes `max` bytes or its first bytes are not a known media format.
+ * Returns what the first bytes say.
  */
-async function receive(raw: IncomingMessage, temp: string, max: number): Promise<Sniffed> {
+async function receive(raw: IncomingMessage, sink: Writable, max: number, done?: Promise<void>): Promise<Sniffed> {
   let sniffed: Sniffed | undefined;
   const refuse = (head: Buffer): Sniffed => {
     if (head.length === 0) throw new ApiError(400, 'validation_error', 'INVALID_REQUEST', "body: is empty; send the file's bytes", { field: 'body' });
@@ -217,9 +235,12 @@ async function receive(raw: IncomingMessage, temp: string, max: number): Promise
     // destroyOnReturn: false keeps the socket open when the guard refuses the body, so the
     // refusal can still be answered on it (destroying the request would reset the connection).
     const source = raw.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>;
-    await pipeline(source, guard, createWriteStream(temp, { flags: 'wx' }));
+    await pipeline(source, guard, sink);
+    await done;
   } catch (err) {
     if (err instanceof ApiError) throw err;
+    // The S3 upload failed (refused credentials, unreachable): not the client's body.
+    if (err instanceof JobFailure) throw err;
     if (errno(err) === 'ENOSPC' || errno(err) === 'EDQUOT') {
       throw new ApiError(507, 'server_error', 'INSUFFICIENT_RESOURCES', 'storage is full; the upload was not kept', { field: 'body' });
     }
@@ -262,6 +283,64 @@ function fileView(storagePath: string, size: number, info: MediaInfo) {
   };
 }
 
+/**
+ * An upload to S3: streamed into a temporary object beside the target (multipart, a few parts in
+ * memory), probed through a presigned URL, copied into place server-side, the temporary object
+ * removed whatever happens.
+ */
+async function uploadS3(deps: Deps, req: FastifyRequest, reply: FastifyReply, storagePath: string, overwrite: boolean, max: number) {
+  const p = principalOf(req);
+  if (storagePath.endsWith('/')) throw pathError(400, 'INVALID_REQUEST', 'must name an object, not a folder', storagePath);
+  let backend: S3Backend;
+  try {
+    backend = deps.storage.s3For(storagePath, 'path', 'output');
+  } catch (err) {
+    throw storageError(err, storagePath);
+  }
+  const target = parseS3(storagePath);
+  const s3 = <T>(fn: () => Promise<T>, at = storagePath) => fn().catch((err: unknown) => {
+    throw storageError(err, at);
+  });
+  const existing = await s3(() => deps.storage.s3Call(storagePath, 'path', 'output', (b, o) => b.headIfExists(o), backend));
+  if (existing && !overwrite) {
+    throw new ApiError(409, 'conflict', 'FILE_EXISTS', 'path: an object already exists there', { field: 'path', value: storagePath, suggestion: 'add overwrite=true to replace it, or choose another path' });
+  }
+  const folder = target.key.includes('/') ? target.key.slice(0, target.key.lastIndexOf('/') + 1) : '';
+  const temp: S3Object = { bucket: target.bucket, key: `${folder}.upload-${randomUUID()}.part` };
+  const tempLocation = s3Location(temp);
+  const abort = new AbortController();
+  req.raw.once('close', () => {
+    if (!req.raw.complete) abort.abort();
+  });
+  const body = new PassThrough();
+  const contentType = contentTypes[extname(target.key).toLowerCase()];
+  const done = deps.storage.s3Call(tempLocation, 'path', 'output', (b, o) => b.upload(body, o, { contentType, signal: abort.signal }), backend);
+  // A failed upload stops the body at once (else the pipeline would wait on a full buffer).
+  done.catch((err: unknown) => body.destroy(err instanceof Error ? err : new Error(String(err))));
+  try {
+    await receive(req.raw, body, max, done).catch((err: unknown) => {
+      throw storageError(err, storagePath);
+    });
+    const info = await deps.storage.probe(tempLocation, 'body', deps.tools.ffprobe).catch((err: unknown) => {
+      if (err instanceof JobFailure && err.exitCode !== ExitCode.transient && !/^S3 storage/.test(err.message)) {
+        throw new ApiError(400, 'validation_error', 'INVALID_INPUT', `body: corrupt or not media (${err.message})`, { field: 'body' });
+      }
+      throw storageError(err, storagePath);
+    });
+    const head = await s3(() => backend.head(temp));
+    if (!overwrite && (await s3(() => backend.headIfExists(target)))) {
+      throw new ApiError(409, 'conflict', 'FILE_EXISTS', 'path: an object already exists there', { field: 'path', value: storagePath, suggestion: 'add overwrite=true to replace it, or choose another path' });
+    }
+    await s3(() => backend.copy(temp, target, head.sizeBytes, { contentType }));
+    req.log.info({ path: storagePath, bytes: head.sizeBytes, format: info.formatName, owner: p.keyId }, 'file uploaded');
+    void reply.header('location', `/api/v1/files?path=${encodeURIComponent(storagePath)}`);
+    return reply.status(201).send({ file: fileView(storagePath, head.sizeBytes, info) });
+  } finally {
+    await done.catch(() => undefined);
+    await backend.delete(temp).catch((err: unknown) => req.log.warn({ err: (err as Error).message, path: tempLocation }, 'temporary upload object not removed'));
+  }
+}
+
 async function upload(deps: Deps, req: FastifyRequest, reply: FastifyReply) {
   const p = principalOf(req);
   const q = req.query as UploadQuery;
@@ -270,22 +349,23 @@ async function upload(deps: Deps, req: FastifyRequest, reply: FastifyReply) {
   const declared = declaredLength(req);
   if (declared !== undefined && declared > max) throw tooLarge(max, declared);
 
-  const own = ownUploads(p.keyId);
   const name = safeName(q.filename ?? dispositionFilename(header(req, 'content-disposition')));
   // Without a path or a name, the extension is added once the first bytes say what the file is.
-  let storagePath = checkedPath(q.path ?? `${own}${randomUUID()}-${name ?? 'upload'}`);
+  let storagePath = checkedPath(q.path ?? `${ownUploads(p.keyId)}${randomUUID()}-${name ?? 'upload'}`);
+  const own = ownUploads(p.keyId, storagePath);
   const named = q.path !== undefined || name !== undefined;
   if (storagePath.endsWith('/')) throw pathError(400, 'INVALID_REQUEST', 'must name a file, not a folder', storagePath);
   if (p.scope !== 'admin' && !storagePath.startsWith(own)) {
     throw new ApiError(403, 'authorization_error', 'ACCESS_DENIED', `path: this key may only upload under ${own}`, { field: 'path', value: storagePath, suggestion: `e.g. ${own}${name ?? 'video.mp4'}, or leave path out` });
   }
+  if (isS3(storagePath)) return uploadS3(deps, req, reply, storagePath, q.overwrite === true, max);
   let target = await uploadTarget(deps, storagePath);
   await refuseExisting(target, storagePath, q.overwrite === true);
 
   // Beside the target, so the final rename stays on one filesystem and is atomic; hidden by its dot.
   const temp = `${dirname(target)}${sep}.upload-${randomUUID()}.part`;
   try {
-    const sniffed = await receive(req.raw, temp, max);
+    const sniffed = await receive(req.raw, createWriteStream(temp, { flags: 'wx' }), max);
     if (!named) {
       storagePath += sniffed.ext;
       target += sniffed.ext;
@@ -324,11 +404,13 @@ const grantSql = `
 
 function mayRead(deps: Deps, p: Principal, storagePath: string): boolean {
   if (p.scope === 'admin') return true;
-  if (storagePath.startsWith(ownUploads(p.keyId))) return true;
-  // Folders that could hold a playlist granting this path. The storage root and the uploads
-  // folder never do: a playlist written there must not open every file below them.
+  if (storagePath.startsWith(ownUploads(p.keyId, storagePath))) return true;
+  // Folders that could hold a playlist granting this path. The storage root (a bucket's top) and
+  // the uploads folder never do: a playlist written there must not open every file below them.
+  const top = isS3(storagePath) ? `${S3Prefix}${parseS3(storagePath).bucket}` : StoragePrefix.slice(0, -1);
+  const uploads = isS3(storagePath) ? `${top}/uploads` : uploadsFolder;
   const folders: string[] = [];
-  for (let d = storagePath.slice(0, storagePath.lastIndexOf('/')); d.length > StoragePrefix.length && d !== uploadsFolder; d = d.slice(0, d.lastIndexOf('/'))) {
+  for (let d = storagePath.slice(0, storagePath.lastIndexOf('/')); d.length > top.length && d !== uploads; d = d.slice(0, d.lastIndexOf('/'))) {
     folders.push(d);
   }
   return deps.store.db.prepare(grantSql).get(p.keyId, storagePath, JSON.stringify(folders)) !== undefined;
@@ -361,12 +443,48 @@ function rangeStillValid(req: FastifyRequest, etag: string, lastModified: string
   return v === lastModified;
 }
 
+/** A download from S3: the object streamed through, with the same validators and ranges as a file. */
+async function downloadS3(deps: Deps, req: FastifyRequest, reply: FastifyReply, storagePath: string) {
+  if (storagePath.endsWith('/')) throw new ApiError(404, 'not_found', 'NOT_FOUND', 'file not found', { field: 'path', value: storagePath });
+  const head = await deps.storage.s3Call(storagePath, 'path', 'input', (b, o) => b.head(o)).catch((err: unknown) => {
+    throw storageError(err, storagePath);
+  });
+  const etag = head.etag ?? `"${head.sizeBytes.toString(16)}"`;
+  const lastModified = (head.lastModified ?? new Date(0)).toUTCString();
+  void reply.headers({
+    'accept-ranges': 'bytes',
+    etag,
+    'last-modified': lastModified,
+    'cache-control': 'private, no-cache',
+    'x-content-type-options': 'nosniff',
+    'content-type': contentTypes[extname(storagePath).toLowerCase()] ?? 'application/octet-stream',
+  });
+  if (notModified(req, etag, head.lastModified?.getTime() ?? 0)) return reply.status(304).send();
+  const rangeHeader = header(req, 'range');
+  const size = head.sizeBytes;
+  const range = rangeStillValid(req, etag, lastModified) ? parseRange(rangeHeader, size) : { kind: 'whole' as const };
+  if (range.kind === 'unsatisfiable') {
+    throw new ApiError(416, 'validation_error', 'RANGE_NOT_SATISFIABLE', `Range: ${range.reason}`, { field: 'Range', value: rangeHeader, allowed: [`bytes=0-${Math.max(0, size - 1)}`] }, { 'content-range': `bytes */${size}` });
+  }
+  const [start, end] = range.kind === 'range' ? [range.start, range.end] : [0, size - 1];
+  if (range.kind === 'range') void reply.status(206).header('content-range', `bytes ${start}-${end}/${size}`);
+  void reply.header('content-length', String(end - start + 1));
+  if (req.method === 'HEAD' || size === 0) return reply.send();
+  // If-Match: the bytes must be those of the version whose headers were just sent. The body is
+  // streamed with backpressure; Fastify destroys it (closing the S3 connection) if the client leaves.
+  const { body } = await deps.storage.s3Call(storagePath, 'path', 'input', (b, o) => b.get(o, { ...(range.kind === 'range' ? { range: { start, end } } : {}), ifMatch: head.etag })).catch((err: unknown) => {
+    throw storageError(err, storagePath);
+  });
+  return reply.send(body);
+}
+
 async function download(deps: Deps, req: FastifyRequest, reply: FastifyReply) {
   const p = principalOf(req);
   const storagePath = checkedPath((req.query as { path: string }).path);
   // One answer for "missing", "not yours" and "not a file", so nothing is learned by probing.
   const notFound = () => new ApiError(404, 'not_found', 'NOT_FOUND', 'file not found', { field: 'path', value: storagePath });
   if (!mayRead(deps, p, storagePath)) throw notFound();
+  if (isS3(storagePath)) return downloadS3(deps, req, reply, storagePath);
   let real: string;
   try {
     real = await deps.storage.input(storagePath, 'path');
@@ -465,7 +583,7 @@ export function filesPlugin(app: FastifyInstance, deps: Deps): void {
         tags: ['files'],
         summary: 'Upload a media file (the raw bytes as the body); checked with ffprobe before it is kept',
         querystring: UploadQuery,
-        response: { 201: UploadedFile, ...errors, 507: ErrorResponse },
+        response: { 201: UploadedFile, ...errors, 503: ErrorResponse, 507: ErrorResponse },
       },
     }, async (req, reply) => upload(deps, req, reply));
 
@@ -478,7 +596,7 @@ export function filesPlugin(app: FastifyInstance, deps: Deps): void {
         tags: ['files'],
         summary: 'Download a file: your uploads or your jobs\' outputs (Range supported)',
         querystring: DownloadQuery,
-        response: { 200: Type.Unknown({ description: "The file's bytes" }), 206: Type.Unknown({ description: 'The requested byte range' }), ...errors },
+        response: { 200: Type.Unknown({ description: "The file's bytes" }), 206: Type.Unknown({ description: 'The requested byte range' }), ...errors, 503: ErrorResponse },
       },
       handler: async (req, reply) => download(deps, req, reply),
     });
