@@ -6,6 +6,8 @@ import { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
 import { MediaJobController } from './kube/controller.ts';
 import { OperatorMetrics } from './kube/metrics.ts';
+// One OpenTelemetry setup for the project's processes; it loads nothing when tracing is off.
+import { startTracing, stopTracing } from '../../gateway/src/tracing.ts';
 import { LeaderElector } from './kube/leader.ts';
 import type { JobBuilderSettings } from './job-builder.ts';
 
@@ -41,6 +43,9 @@ const settings: JobBuilderSettings = {
   ttlSecondsAfterFinished: int('KUBEFF_JOB_TTL_SECONDS', 3600),
   defaultResources: { cpu: int('KUBEFF_DEFAULT_CPU', 2), memoryGb: int('KUBEFF_DEFAULT_MEMORY_GB', 2) },
 };
+
+// Tracing only when an OTLP endpoint is configured (the gateway's setup, named for the operator).
+await startTracing({ ...env, OTEL_SERVICE_NAME: env['OTEL_SERVICE_NAME'] || 'kubeff-operator' });
 
 const metrics = new OperatorMetrics();
 const served = await metrics.serve(int('KUBEFF_METRICS_PORT', 9090), env['KUBEFF_METRICS_HOST'] || '0.0.0.0');
@@ -86,7 +91,7 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
     metrics.setLeading(false);
     // Bounded: a stuck API call must not keep a terminating pod past its grace period.
     setTimeout(() => process.exit(1), 20_000).unref();
-    Promise.all([controller.stop(), elector.stop(), new Promise((r) => served.server.close(r))]).then(
+    Promise.all([controller.stop(), elector.stop(), new Promise((r) => served.server.close(r))]).then(() => stopTracing()).then(
       () => process.exit(0),
       () => process.exit(1),
     );

@@ -20,6 +20,11 @@ import type { JobBuilderSettings } from '../../operator/src/job-builder.ts';
 import { eventually } from '../support/eventually.ts';
 import { ffprobe, makeSource, makeStorage, type StorageRoot } from '../support/media.ts';
 import { startNats } from '../support/nats.ts';
+import { otlpReceiver } from '../support/otlp.ts';
+import { startTracing } from '../../gateway/src/tracing.ts';
+import { jetstream } from '@nats-io/jetstream';
+import { connect as natsConnect } from '@nats-io/transport-node';
+import { StreamName } from '../../operator/src/nats/subjects.ts';
 import { startControlPlane, type ControlPlane } from './control-plane.ts';
 import { startProcessNode, type ProcessNode } from './process-node.ts';
 
@@ -92,6 +97,7 @@ describe('the gateway in cluster mode', () => {
   let hookUrl: string;
   const received: { id: string; body: string; signature: string; timestamp: string }[] = [];
   let flakyFailed = false;
+  let otlp: Awaited<ReturnType<typeof otlpReceiver>>;
 
   const call = async (base: string, method: string, path: string, body?: unknown, key = clientKey, headers: Record<string, string> = {}) => {
     const res = await fetch(`${base}${path}`, { method, headers: { 'x-api-key': key, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
@@ -192,6 +198,10 @@ describe('the gateway in cluster mode', () => {
     await new Promise<void>((r) => hooks.listen(0, '127.0.0.1', r));
     const addr = hooks.address();
     hookUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/hook`;
+    // Tracing on for this process (gateway and in-process operator share the provider).
+    otlp = await otlpReceiver();
+    process.env['OTEL_EXPORTER_OTLP_ENDPOINT'] = otlp.url;
+    process.env['OTEL_BSP_SCHEDULE_DELAY'] = '100';
     ({ gw: a, url: urlA } = await startReplica('a'));
     ({ gw: b, url: urlB } = await startReplica('b'));
   }, 240_000);
@@ -204,6 +214,9 @@ describe('the gateway in cluster mode', () => {
     await cp?.stop();
     await nats?.stop();
     await new Promise((r) => (hooks ? hooks.close(r) : r(undefined)));
+    await otlp?.close();
+    delete process.env['OTEL_EXPORTER_OTLP_ENDPOINT'];
+    delete process.env['OTEL_BSP_SCHEDULE_DELAY'];
     storage?.remove();
     for (const d of [volumeRoot, ...dataDirs]) if (d) rmSync(d, { recursive: true, force: true });
   });
@@ -250,6 +263,39 @@ describe('the gateway in cluster mode', () => {
     expect(again.map((h) => (JSON.parse(h.body) as { event: string }).event).sort()).toEqual(['complete', 'started']);
     expect(mine.length).toBeLessThanOrEqual(2);
     for (const h of again) expect(verify(webhookSecret, h.id, h.timestamp, h.body, h.signature), 'signature verifies').toBe(true);
+  });
+
+  it('joins one trace: the request span → the operator creating the Job → the attempt; the pod and its NATS messages carry it', async () => {
+    const r = await call(urlA, 'POST', '/api/v1/convert', { input: '/storage/in.mp4', output: { path: '/storage/out/traced.mp4', video: { preset: 'ultrafast' } } });
+    expect(r.status).toBe(201);
+    const id = r.body['job']['id'] as string;
+    await finished(urlA, id);
+    const mj = JSON.parse((await cp.kubectl(['get', 'mj', id, '-n', ns, '-o', 'json'])).stdout) as { metadata: { annotations: Record<string, string> } };
+    const [, traceId, requestSpanId] = (mj.metadata.annotations['kubeff.io/traceparent'] ?? '').split('-');
+    expect(traceId, 'the MediaJob carries the request trace').toMatch(/^[0-9a-f]{32}$/);
+    const spans = await eventually('the spans are exported', async () => {
+      await (await startTracing())?.forceFlush();
+      const all = otlp.spans().filter((sp) => sp.traceId === traceId);
+      return all.some((sp) => sp.name === 'job convert') ? all : undefined;
+    }, 20_000);
+    const server = spans.find((sp) => sp.spanId === requestSpanId);
+    expect(server, spans.map((sp) => sp.name).join(', ')).toBeDefined();
+    const create = spans.find((sp) => sp.name === 'operator create Job');
+    expect(create?.parentSpanId, 'the operator span is a child of the request span').toBe(requestSpanId);
+    const attempt = spans.find((sp) => sp.name === 'job convert');
+    expect(attempt?.parentSpanId, 'the attempt is a child of the Job creation').toBe(create?.spanId);
+    const job = JSON.parse((await cp.kubectl(['get', 'job', id, '-n', ns, '-o', 'json'])).stdout) as { spec: { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } } };
+    const podTrace = job.spec.template.spec.containers[0]?.env.find((e) => e.name === 'TRACEPARENT')?.value;
+    expect(podTrace?.split('-').slice(1, 3)).toEqual([traceId, create?.spanId]);
+    // The worker's progress messages on NATS carry the pod's traceparent as a header.
+    const nc = await natsConnect({ servers: nats.url });
+    try {
+      const consumer = await jetstream(nc).consumers.get(StreamName, { filter_subjects: `kubeff.jobs.${ns}.${id}.progress` });
+      const m = await consumer.next({ expires: 5000 });
+      expect(m?.headers?.get('traceparent')).toBe(podTrace);
+    } finally {
+      await nc.close();
+    }
   });
 
   it('resumes an SSE stream on the other replica with Last-Event-ID: no event lost or repeated', async () => {

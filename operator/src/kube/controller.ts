@@ -26,6 +26,7 @@ import { CancelAnnotation, reconcile, type ObservedJob, type ObservedPod } from 
 import { lifecycleEvent } from '../lifecycle.ts';
 import { LifecyclePublisher } from '../nats/publisher.ts';
 import type { OperatorMetrics } from './metrics.ts';
+import { recordAttemptSpan, startCreateJobSpan } from './tracing.ts';
 import { ProgressRelay, type ProgressUpdate } from './progress.ts';
 
 export const Group = 'kubeff.io';
@@ -273,16 +274,22 @@ export class MediaJobController {
     if (decision.actions.some((a) => a.type === 'createJob')) this.starting.set(k, this.ownerOf(mj));
     for (const a of decision.actions) {
       if (a.type === 'createJob') {
-        const body = buildJob({ apiVersion: 'kubeff.io/v1alpha1', kind: 'MediaJob', metadata: { name, namespace: ns, uid: mj.metadata.uid, annotations: mj.metadata.annotations ?? {} }, spec: mj.spec }, this.o.settings);
+        const annotations = mj.metadata.annotations ?? {};
+        const span = startCreateJobSpan(annotations[TraceAnnotation], { 'kubeff.job.id': name, 'k8s.namespace.name': ns, 'kubeff.job.type': mj.spec.type });
+        const traced = span.traceparent ? { ...annotations, [TraceAnnotation]: span.traceparent } : annotations;
+        const body = buildJob({ apiVersion: 'kubeff.io/v1alpha1', kind: 'MediaJob', metadata: { name, namespace: ns, uid: mj.metadata.uid, annotations: traced }, spec: mj.spec }, this.o.settings);
         try {
           await this.batch.createNamespacedJob({ namespace: ns, body: body as V1Job });
           this.o.metrics?.jobsCreated.inc();
+          span.end();
           log.info('job created');
         } catch (err) {
           if (httpCode(err) !== 409) {
+            span.end(String(httpCode(err) ?? err));
             this.starting.delete(k);
             throw err;
           } // else AlreadyExists: a stale cache, nothing to do
+          span.end();
         }
       } else {
         try {
@@ -299,6 +306,11 @@ export class MediaJobController {
         { group: Group, version: Version, namespace: ns, plural: Plural, name, body: { status: decision.status } },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
       );
+      const next = decision.status.phase ?? 'queued';
+      if (isTerminal(next) && job) {
+        // The attempt's span hangs under the Job's creation (the traceparent its pods got).
+        recordAttemptSpan(job.metadata?.annotations?.[TraceAnnotation], `job ${mj.spec.type}`, decision.status.startedAt ?? status.startedAt, next, { 'kubeff.job.id': name, 'k8s.namespace.name': ns, 'kubeff.job.attempts': decision.status.attempts ?? 1 }, decision.status.error?.message);
+      }
       const event = lifecycleEvent(mj.metadata.uid, status, decision.status, new Date().toISOString(), mj.spec.options?.priority);
       if (event) this.publisher?.publish(ns, name, event, mj.metadata.annotations?.[TraceAnnotation]);
       if (isTerminal(decision.status.phase ?? 'queued')) {
