@@ -22,7 +22,7 @@ import { checkS3Location, checkStoragePath, parseS3, S3Prefix, s3Location, Stora
 import { ExitCode } from '../../../worker-image/src/exit-codes.ts';
 import { JobFailure } from '../../../worker-image/src/failure.ts';
 import { probe, type MediaInfo } from '../../../worker-image/src/probe.ts';
-import type { S3Backend } from '../../../worker-image/src/storage/s3.ts';
+import { S3Error, type S3Backend } from '../../../worker-image/src/storage/s3.ts';
 import type { Principal } from '../auth.ts';
 import type { Deps } from '../deps.ts';
 import { ApiError, errorHandler } from '../errors.ts';
@@ -337,7 +337,10 @@ async function uploadS3(deps: Deps, req: FastifyRequest, reply: FastifyReply, st
     return reply.status(201).send({ file: fileView(storagePath, head.sizeBytes, info) });
   } finally {
     await done.catch(() => undefined);
-    await backend.delete(temp).catch((err: unknown) => req.log.warn({ err: (err as Error).message, path: tempLocation }, 'temporary upload object not removed'));
+    await backend.delete(temp).catch((err: unknown) => {
+      // A bucket that does not exist holds no temporary object.
+      if (!(err instanceof S3Error && err.kind === 'missing')) req.log.warn({ err: (err as Error).message, path: tempLocation }, 'temporary upload object not removed');
+    });
   }
 }
 

@@ -134,15 +134,17 @@ export function s3ErrorOf(err: unknown, backend: string, what: string): S3Error 
   const e = (err ?? {}) as SdkError;
   const status = e.$metadata?.httpStatusCode;
   const code = e.Code ?? e.name ?? e.code ?? 'Error';
+  // A HEAD answer has no body, so the SDK knows only the status.
+  const shown = ['Forbidden', 'Unknown', 'UnknownError', 'BadRequest'].includes(code) && status !== undefined ? `HTTP ${status}` : code;
   if (e.name === 'AbortError') return new S3Error('unavailable', `aborted: ${what}`);
   if (code === 'NoSuchBucket') return new S3Error('missing', `bucket of ${what} does not exist (S3 storage '${backend}')`, status);
   if (code === 'NoSuchKey' || code === 'NotFound' || status === 404) return new S3Error('missing', `object not found: ${what}`, status ?? 404);
   if (['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'Forbidden', 'InvalidToken', 'ExpiredToken', 'AllAccessDisabled'].includes(code) || status === 403 || status === 401) {
-    return new S3Error('denied', `S3 storage '${backend}' refused access to ${what} (${code === 'Forbidden' || code === 'UnknownError' ? `HTTP ${status ?? 403}` : code}): the server's credentials for this bucket are wrong or lack permission`, status);
+    return new S3Error('denied', `S3 storage '${backend}' refused access to ${what} (${shown}): the server's credentials for this bucket are wrong or lack permission`, status);
   }
   if (status === 412) return new S3Error('invalid', `${what} changed while it was being read`, status);
-  if (status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429) return new S3Error('invalid', `S3 storage '${backend}' refused the request for ${what} (${code})`, status);
-  const why = status !== undefined ? `HTTP ${status} ${code}` : (e.code ?? e.message ?? String(err)).slice(0, 200);
+  if (status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429) return new S3Error('invalid', `S3 storage '${backend}' refused the request for ${what} (${shown})`, status);
+  const why = status !== undefined ? (shown.startsWith('HTTP') ? shown : `HTTP ${status} ${shown}`) : (e.code ?? e.message ?? String(err)).slice(0, 200);
   return new S3Error('unavailable', `S3 storage '${backend}' is unavailable for ${what}: ${why}`, status);
 }
 
