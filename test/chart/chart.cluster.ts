@@ -166,8 +166,9 @@ const variants: Variant[] = [
     expect(conf.match(/nats:\/\/kubeff-nats-\d\.kubeff-nats-headless\.kubeff\.svc:6222/g), 'three cluster routes').toHaveLength(3);
     expect(objs.filter((o) => o.kind === 'PodDisruptionBudget').map((o) => o.metadata.name).sort()).toEqual(['kubeff-gateway', 'kubeff-nats', 'kubeff-operator']);
   }],
-  ['ServiceMonitors, an existing storage claim and an existing API-key Secret', {
+  ['ServiceMonitors, tracing, an existing storage claim and an existing API-key Secret', {
     serviceMonitor: { enabled: true, labels: { release: 'prometheus' } },
+    tracing: { otlpEndpoint: 'http://otel-collector.observability:4318' },
     storage: { existingClaim: 'media' },
     apiKeys: { existingSecret: 'my-keys' },
   }, (objs) => {
@@ -177,6 +178,7 @@ const variants: Variant[] = [
     expect(objs.some((o) => o.kind === 'PersistentVolumeClaim' || o.kind === 'Secret'), 'no claim or Secret of the chart\'s own').toBe(false);
     expect(env(objs, 'operator')['KUBEFF_STORAGE_CLAIM']).toBe('media');
     expect(env(objs, 'gateway')['KUBEFF_ADMIN_KEYS']).toContain('"name":"my-keys"');
+    for (const c of ['gateway', 'operator']) expect(env(objs, c)['OTEL_EXPORTER_OTLP_ENDPOINT'], `${c} traces`).toBe('http://otel-collector.observability:4318');
   }],
 ];
 
