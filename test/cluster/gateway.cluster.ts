@@ -4,29 +4,24 @@
 // least-privilege token); a webhook is delivered once, an SSE stream resumes on the other replica,
 // an API key created on one works on the other and is stored only as a hash in a Secret.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import type { Cluster } from '../../gateway/src/cluster.ts';
+import { ffprobe, makeSource, type StorageRoot } from '../support/media.ts';
+import type { ControlPlane } from './control-plane.ts';
+import type { ProcessNode } from './process-node.ts';
+import { startStack, workerBundle, type Stack } from './stack.ts';
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SseParser, type SseEvent } from '../../gateway/src/cli/sse.ts';
-import { startCluster, type Cluster } from '../../gateway/src/cluster.ts';
-import { configFromEnv } from '../../gateway/src/config.ts';
 import { verify } from '../../gateway/src/webhooks/signing.ts';
-import { MediaJobController } from '../../operator/src/kube/controller.ts';
-import type { JobBuilderSettings } from '../../operator/src/job-builder.ts';
 import { eventually } from '../support/eventually.ts';
-import { ffprobe, makeSource, makeStorage, type StorageRoot } from '../support/media.ts';
 import { startNats } from '../support/nats.ts';
 import { otlpReceiver } from '../support/otlp.ts';
 import { startTracing } from '../../gateway/src/tracing.ts';
 import { jetstream } from '@nats-io/jetstream';
 import { connect as natsConnect } from '@nats-io/transport-node';
 import { StreamName } from '../../operator/src/nats/subjects.ts';
-import { startControlPlane, type ControlPlane } from './control-plane.ts';
-import { startProcessNode, type ProcessNode } from './process-node.ts';
 
 const repo = join(import.meta.dirname, '..', '..');
 const ns = 'kubeff';
@@ -35,17 +30,6 @@ const clientKey = 'kff_client000000_clusterclientsecretclusterclientsecret';
 const otherKey = 'kff_other0000000_clusterothersecretclusterothersecret';
 const webhookSecret = 'whsec_' + Buffer.from('kubeff cluster webhook test secret').toString('base64');
 
-const settings: JobBuilderSettings = {
-  image: 'kubeff/worker',
-  serviceAccountName: 'kubeff-worker',
-  storageClaimName: 'media',
-  cpuPool: { nodeSelector: { 'kubeff.io/pool': 'cpu' } },
-  gpuPool: { resourceName: 'nvidia.com/gpu', nodeSelector: { 'kubeff.io/pool': 'gpu' }, tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }] },
-  maxAttempts: 3,
-  defaultDeadlineSeconds: 600,
-  ttlSecondsAfterFinished: 3600,
-  defaultResources: { cpu: 1, memoryGb: 1 },
-};
 
 /** Reads an SSE response until `until` accepts an event or the stream ends (bounded in time). */
 async function readEvents(res: Response, until: (e: SseEvent) => boolean, timeoutMs = 90_000): Promise<SseEvent[]> {
@@ -82,13 +66,10 @@ function curl(args: string[]): Promise<{ code: number; stdout: string }> {
 }
 
 describe('the gateway in cluster mode', () => {
+  let stack: Stack;
   let cp: ControlPlane;
   let node: ProcessNode;
-  let controller: MediaJobController;
   let storage: StorageRoot;
-  let volumeRoot: string;
-  let dataDirs: string[] = [];
-  let nats: Awaited<ReturnType<typeof startNats>>;
   let a: Cluster;
   let b: Cluster;
   let urlA: string;
@@ -111,82 +92,25 @@ describe('the gateway in cluster mode', () => {
   const podsOf = async (name: string) =>
     (JSON.parse((await cp.kubectl(['get', 'pods', '-n', ns, '-l', `kubeff.io/mediajob=${name}`, '-o', 'json'])).stdout) as { items: { spec: { nodeName?: string } }[] }).items;
 
-  /** A kubeconfig for a ServiceAccount: the gateway runs with exactly its RBAC. */
-  const serviceAccountConfig = async (sa: string): Promise<KubeConfig> => {
-    const token = await cp.kubectl(['create', 'token', sa, '-n', ns, '--duration=1h']);
-    expect(token.code, token.stderr).toBe(0);
-    const kc = new KubeConfig();
-    kc.loadFromOptions({
-      clusters: [{ name: 'test', server: cp.apiServerUrl, caData: Buffer.from(cp.credentials.ca).toString('base64') }],
-      users: [{ name: sa, token: token.stdout.trim() }],
-      contexts: [{ name: 'test', cluster: 'test', user: sa, namespace: ns }],
-      currentContext: 'test',
-    });
-    return kc;
-  };
-
-  const startReplica = async (name: string): Promise<{ gw: Cluster; url: string }> => {
-    const dataDir = mkdtempSync(join(tmpdir(), `kubeff-gw-${name}-`));
-    dataDirs.push(dataDir);
-    const config = configFromEnv({
-      KUBEFF_MODE: 'cluster', KUBEFF_NAMESPACE: ns, NATS_URL: nats.url, PORT: '0', HOST: '127.0.0.1',
-      KUBEFF_STORAGE_ROOT: storage.root, KUBEFF_DATA_DIR: dataDir, KUBEFF_API_KEYS: `${clientKey},${otherKey}`, KUBEFF_ADMIN_KEYS: adminKey,
-      KUBEFF_WEBHOOK_ALLOW_PRIVATE: 'true', KUBEFF_RATE_LIMIT_PER_SECOND: '1000', LOG_LEVEL: 'warn',
-    });
-    const gw = await startCluster(config, {
-      kubeconfig: await serviceAccountConfig('kubeff-gateway'),
-      logger: pino({ level: 'warn' }).child({ replica: name }),
-      webhooks: { env: { KUBEFF_WEBHOOK_SECRET: webhookSecret }, retryDelaysMs: [200, 200], tickMs: 50 },
-      finalEventGraceMs: 1500,
-    });
-    const url = await gw.app.listen({ port: 0, host: '127.0.0.1' });
-    return { gw, url };
-  };
+  const replicaEnv = { KUBEFF_API_KEYS: `${clientKey},${otherKey}`, KUBEFF_ADMIN_KEYS: adminKey, KUBEFF_WEBHOOK_ALLOW_PRIVATE: 'true', KUBEFF_RATE_LIMIT_PER_SECOND: '1000' };
+  const replicaOptions = { webhooks: { env: { KUBEFF_WEBHOOK_SECRET: webhookSecret }, retryDelaysMs: [200, 200], tickMs: 50 }, finalEventGraceMs: 1500 };
 
   beforeAll(async () => {
-    cp = await startControlPlane();
-    nats = await startNats();
-    storage = makeStorage('kubeff-gw-cluster-');
+    stack = await startStack({
+      namespace: ns,
+      worker: (c) => {
+        // The first attempt of a job named flaky-*: a transient failure (exit 75) before FFmpeg runs.
+        const id = c.env?.find((e) => e.name === 'KUBEFF_JOB_ID')?.value ?? '';
+        if (id.startsWith('flaky-') && !flakyFailed) {
+          flakyFailed = true;
+          return { command: '/bin/sh', args: ['-c', 'echo "storage not reachable yet" >&2; exit 75', 'sh'] };
+        }
+        return { command: process.execPath, args: [workerBundle] };
+      },
+    });
+    ({ cp, node, storage } = stack);
     makeSource(storage.host('/storage/in.mp4'), { seconds: 2, width: 320, height: 240 });
     makeSource(storage.host('/storage/long.mp4'), { seconds: 20, width: 640, height: 480 });
-    volumeRoot = mkdtempSync(join(tmpdir(), 'kubeff-gw-vol-'));
-    for (const args of [
-      ['apply', '-f', join(repo, 'crds', 'mediajobs.kubeff.io.yaml')],
-      ['wait', '--for=condition=Established', 'crd/mediajobs.kubeff.io', '--timeout=60s'],
-      ['create', 'namespace', ns],
-      ['apply', '-f', join(repo, 'operator', 'manifests', 'rbac.yaml')],
-    ]) {
-      const r = await cp.kubectl(args, { timeoutMs: 70_000 });
-      expect(r.code, `kubectl ${args.join(' ')}: ${r.stderr}`).toBe(0);
-    }
-    await eventually('the kubeff-gateway ServiceAccount', async () => ((await cp.kubectl(['get', 'sa', 'kubeff-gateway', '-n', ns])).code === 0 ? true : undefined), 30_000);
-    expect((await cp.api('POST', '/api/v1/persistentvolumes', { metadata: { name: 'gw-media-pv' }, spec: { capacity: { storage: '1Gi' }, accessModes: ['ReadWriteMany'], storageClassName: 'manual', hostPath: { path: storage.root }, claimRef: { namespace: ns, name: 'media' } } })).status).toBe(201);
-    expect((await cp.api('POST', `/api/v1/namespaces/${ns}/persistentvolumeclaims`, { metadata: { name: 'media' }, spec: { accessModes: ['ReadWriteMany'], storageClassName: 'manual', volumeName: 'gw-media-pv', resources: { requests: { storage: '1Gi' } } } })).status).toBe(201);
-    const bundle = join(repo, 'worker-image', 'dist', 'kubeff-worker.mjs');
-    node = await startProcessNode({
-      kubeconfig: cp.kubeconfig,
-      volumeRoot,
-      nodes: [
-        { name: 'cpu-node', labels: { 'kubeff.io/pool': 'cpu' }, capacity: { cpu: '8', memory: '16Gi', pods: '30' } },
-        { name: 'gpu-node', labels: { 'kubeff.io/pool': 'gpu' }, taints: [{ key: 'nvidia.com/gpu', value: 'present', effect: 'NoSchedule' }], capacity: { cpu: '4', memory: '8Gi', pods: '10', 'nvidia.com/gpu': '1' } },
-      ],
-      images: {
-        'kubeff/worker': (c) => {
-          // The first attempt of a job named flaky-*: a transient failure (exit 75) before FFmpeg runs.
-          const id = c.env?.find((e) => e.name === 'KUBEFF_JOB_ID')?.value ?? '';
-          if (id.startsWith('flaky-') && !flakyFailed) {
-            flakyFailed = true;
-            return { command: '/bin/sh', args: ['-c', 'echo "storage not reachable yet" >&2; exit 75', 'sh'] };
-          }
-          return { command: process.execPath, args: [bundle] };
-        },
-      },
-      pvcPaths: { media: storage.root },
-    });
-    const kc = new KubeConfig();
-    kc.loadFromFile(cp.kubeconfig);
-    controller = new MediaJobController({ kubeconfig: kc, log: pino({ level: 'warn' }), settings: { ...settings, natsUrl: nats.url }, limits: { global: 10, perOwner: 10 }, resyncMs: 1000, natsUrl: nats.url, progressIntervalMs: 300 });
-    await controller.start();
     hooks = createServer((req, res) => {
       let body = '';
       req.on('data', (d: Buffer) => (body += d.toString()));
@@ -202,23 +126,16 @@ describe('the gateway in cluster mode', () => {
     otlp = await otlpReceiver();
     process.env['OTEL_EXPORTER_OTLP_ENDPOINT'] = otlp.url;
     process.env['OTEL_BSP_SCHEDULE_DELAY'] = '100';
-    ({ gw: a, url: urlA } = await startReplica('a'));
-    ({ gw: b, url: urlB } = await startReplica('b'));
+    ({ gw: a, url: urlA } = await stack.startReplica('a', replicaEnv, replicaOptions));
+    ({ gw: b, url: urlB } = await stack.startReplica('b', replicaEnv, replicaOptions));
   }, 240_000);
 
   afterAll(async () => {
-    await a?.close();
-    await b?.close();
-    await controller?.stop();
-    await node?.stop();
-    await cp?.stop();
-    await nats?.stop();
+    await stack?.stop();
     await new Promise((r) => (hooks ? hooks.close(r) : r(undefined)));
     await otlp?.close();
     delete process.env['OTEL_EXPORTER_OTLP_ENDPOINT'];
     delete process.env['OTEL_BSP_SCHEDULE_DELAY'];
-    storage?.remove();
-    for (const d of [volumeRoot, ...dataDirs]) if (d) rmSync(d, { recursive: true, force: true });
   });
 
   it('reports cluster mode in the health details (admin)', async () => {
@@ -288,7 +205,7 @@ describe('the gateway in cluster mode', () => {
     const podTrace = job.spec.template.spec.containers[0]?.env.find((e) => e.name === 'TRACEPARENT')?.value;
     expect(podTrace?.split('-').slice(1, 3)).toEqual([traceId, create?.spanId]);
     // The worker's progress messages on NATS carry the pod's traceparent as a header.
-    const nc = await natsConnect({ servers: nats.url });
+    const nc = await natsConnect({ servers: stack.nats.url });
     try {
       const consumer = await jetstream(nc).consumers.get(StreamName, { filter_subjects: `kubeff.jobs.${ns}.${id}.progress` });
       const m = await consumer.next({ expires: 5000 });
@@ -369,15 +286,15 @@ describe('the gateway in cluster mode', () => {
     const r = await call(urlA, 'POST', '/api/v1/convert', { input: '/storage/long.mp4', output: { path: '/storage/out/nonats.mp4', video: { preset: 'veryfast' } } });
     const id = r.body['job']['id'] as string;
     await eventually('the job is processing', async () => ((await call(urlA, 'GET', `/api/v1/jobs/${id}`)).body['status'] === 'processing' ? true : undefined), 60_000);
-    const { port, storeDir } = nats;
-    await nats.stop();
+    const { port, storeDir } = stack.nats;
+    await stack.nats.stop();
     const done = await finished(urlB, id);
     expect(done['status'], JSON.stringify(done)).toBe('completed');
     expect(ffprobe(storage.host('/storage/out/nonats.mp4')).duration).toBeGreaterThan(19);
     // With NATS down the stream's final event was made from the MediaJob status.
     const events = await readEvents(await fetch(`${urlA}/api/v1/jobs/${id}/events`, { headers: { 'x-api-key': clientKey } }), terminal, 30_000);
     expect(events.at(-1)?.event).toBe('complete');
-    nats = await startNats({ port, storeDir });
+    stack.nats = await startNats({ port, storeDir });
     // The operator's outbox publishes the lifecycle events it could not send; the mirror stores them.
     await eventually('the published complete event arrives', async () => {
       const all = a.deps.store.events(id, 0).filter((e) => e.type === 'complete');
