@@ -10,7 +10,11 @@ import { clusterBinaries, clusterVersions } from '../cluster/control-plane.ts';
 
 export const repoRoot = join(import.meta.dirname, '..', '..');
 export const chartDir = join(repoRoot, 'charts', 'kubeff');
-/** The Kubernetes version the chart is rendered for: the one the test control plane runs. */
+/**
+ * The Kubernetes version the chart is rendered for: the one the test control plane runs. (Passed
+ * explicitly: a helm built with `go install` has no Kubernetes version linked in and would assume
+ * v1.20, below the chart's kubeVersion.)
+ */
 export const kubeVersion = clusterVersions().kubernetes;
 
 export interface Run {
