@@ -1,5 +1,5 @@
 // The whole cluster-mode stack for tests and benchmarks: a real control plane with the CRD, a
-// namespace with the project's RBAC and a storage claim, a process node (CPU and GPU nodes)
+// namespace (kubeff: the one operator/manifests/rbac.yaml names) with the project's RBAC and a storage claim, a process node (CPU and GPU nodes)
 // running the real worker, a real nats-server with JetStream, the operator's controller, and
 // gateway replicas in cluster mode running with the kubeff-gateway ServiceAccount's token.
 import { mkdtempSync, rmSync } from 'node:fs';
