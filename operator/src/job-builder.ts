@@ -26,6 +26,11 @@ export interface JobBuilderSettings {
   serviceAccountName: string;
   /** The ReadWriteMany claim mounted at /storage. */
   storageClaimName: string;
+  /**
+   * A Secret whose keys become the worker's environment: the S3 backends' settings and
+   * credentials (KUBEFF_S3_*). Credentials never appear in a MediaJob or a Job spec.
+   */
+  storageSecretName?: string | undefined;
   natsUrl?: string | undefined;
   priorityClassNames?: Partial<Record<Priority, string>>;
   cpuPool: { nodeSelector?: Record<string, string>; tolerations?: Toleration[] };
@@ -141,6 +146,7 @@ export function buildJob(mj: MediaJobObject, s: JobBuilderSettings) {
               imagePullPolicy: s.imagePullPolicy ?? 'IfNotPresent',
               args: ['--job-id', mj.metadata.name],
               env,
+              ...(s.storageSecretName ? { envFrom: [{ secretRef: { name: s.storageSecretName } }] } : {}),
               resources: { requests: { cpu: String(r.cpu), memory: `${r.memoryGb}Gi` }, limits },
               securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
               volumeMounts: [

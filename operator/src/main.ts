@@ -34,6 +34,7 @@ const settings: JobBuilderSettings = {
   image: env['KUBEFF_WORKER_IMAGE'] || 'ghcr.io/kubeff/worker:0.1.0',
   serviceAccountName: env['KUBEFF_WORKER_SERVICE_ACCOUNT'] || 'kubeff-worker',
   storageClaimName: env['KUBEFF_STORAGE_CLAIM'] || 'kubeff-storage',
+  storageSecretName: env['KUBEFF_STORAGE_SECRET'] || undefined,
   natsUrl: env['NATS_URL'] || undefined,
   priorityClassNames: json('KUBEFF_PRIORITY_CLASSES', {}),
   cpuPool: json('KUBEFF_CPU_POOL', {}),

@@ -98,6 +98,13 @@ describe('buildJob', () => {
     expect(byName).toMatchObject({ KUBEFF_JOB_ID: 'job-1', KUBEFF_STORAGE_ROOT: '/storage', NATS_URL: 'nats://kubeff-nats:4222', TRACEPARENT: '00-abc-def-01', KUBEFF_RESULT_PATH: '/dev/termination-log' });
   });
 
+  it('gives the worker the storage Secret (S3 settings and credentials) as environment only when one is configured', () => {
+    const withSecret = buildJob(mediaJob({}), { ...settings, storageSecretName: 'kubeff-s3' }).spec.template.spec.containers[0];
+    expect(withSecret?.envFrom).toEqual([{ secretRef: { name: 'kubeff-s3' } }]);
+    expect(JSON.stringify(withSecret?.env), 'no credential is written into the Job').not.toMatch(/SECRET_ACCESS_KEY/);
+    expect(buildJob(mediaJob({}), settings).spec.template.spec.containers[0]).not.toHaveProperty('envFrom');
+  });
+
   it('keeps Job names within 63 characters, deterministically', () => {
     const long = 'x'.repeat(80);
     expect(jobName(long)).toHaveLength(63);
