@@ -22,7 +22,7 @@ import { checkS3Location, checkStoragePath, parseS3, S3Prefix, s3Location, Stora
 import { ExitCode } from '../../../worker-image/src/exit-codes.ts';
 import { JobFailure } from '../../../worker-image/src/failure.ts';
 import { probe, type MediaInfo } from '../../../worker-image/src/probe.ts';
-import { S3Error, type S3Backend } from '../../../worker-image/src/storage/s3.ts';
+import { MinPartBytes, S3Error, type S3Backend } from '../../../worker-image/src/storage/s3.ts';
 import type { Principal } from '../auth.ts';
 import type { Deps } from '../deps.ts';
 import { ApiError, errorHandler } from '../errors.ts';
@@ -314,7 +314,8 @@ async function uploadS3(deps: Deps, req: FastifyRequest, reply: FastifyReply, st
   });
   const body = new PassThrough();
   const contentType = contentTypes[extname(target.key).toLowerCase()];
-  const done = deps.storage.s3Call(tempLocation, 'path', 'output', (b, o) => b.upload(body, o, { contentType, signal: abort.signal }), backend);
+  // The smallest parts, two in flight: an upload holds about 15 MiB whatever its size (and 48 GiB at most).
+  const done = deps.storage.s3Call(tempLocation, 'path', 'output', (b, o) => b.upload(body, o, { contentType, signal: abort.signal, partBytes: MinPartBytes, queueSize: 2 }), backend);
   // A failed upload stops the body at once (else the pipeline would wait on a full buffer).
   done.catch((err: unknown) => body.destroy(err instanceof Error ? err : new Error(String(err))));
   try {

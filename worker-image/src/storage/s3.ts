@@ -158,11 +158,16 @@ export interface ObjectHead {
 export interface UploadOptions {
   contentType?: string | undefined;
   signal?: AbortSignal | undefined;
+  /** Bytes per part (at least 5 MiB, S3's minimum) and parts in flight: memory is about their product. */
+  partBytes?: number | undefined;
+  queueSize?: number | undefined;
 }
 
-/** Multipart sizes: parts of 8 MiB, 4 in flight: about 32 MiB of buffers per upload at most. */
+/** Multipart sizes by default: parts of 8 MiB, 4 in flight: about 40 MiB of buffers per upload at most. */
 export const UploadPartBytes = 8 * 1024 * 1024;
 export const UploadQueueSize = 4;
+/** The smallest part S3 accepts (all but the last); 10,000 of them make 48 GiB. */
+export const MinPartBytes = 5 * 1024 * 1024;
 const maxSingleCopyBytes = 5 * 1024 ** 3;
 const copyPartBytes = 512 * 1024 ** 2;
 
@@ -254,8 +259,8 @@ export class S3Backend {
     const up = new Upload({
       client: this.client,
       params: { Bucket: o.bucket, Key: o.key, Body: body, ...(opts.contentType ? { ContentType: opts.contentType } : {}) },
-      partSize: UploadPartBytes,
-      queueSize: UploadQueueSize,
+      partSize: Math.max(MinPartBytes, opts.partBytes ?? UploadPartBytes),
+      queueSize: opts.queueSize ?? UploadQueueSize,
       leavePartsOnError: false,
     });
     const onAbort = () => void up.abort().catch(() => undefined);
