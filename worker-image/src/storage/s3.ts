@@ -5,21 +5,23 @@
 // (a few parts in memory at most, whatever the object's size).
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CopyObjectCommand,
-  CreateMultipartUploadCommand,
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  S3Client,
-  UploadPartCopyCommand,
-} from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { s3Location, type S3Object } from '@kubeff/crds';
+
+/**
+ * The AWS SDK, loaded on first use: a job or a gateway without S3 never pays for it (it doubles
+ * the worker's start time and adds 15 MiB).
+ */
+interface Sdk {
+  s3: typeof import('@aws-sdk/client-s3');
+  storage: typeof import('@aws-sdk/lib-storage');
+  presigner: typeof import('@aws-sdk/s3-request-presigner');
+}
+let sdk: Promise<Sdk> | undefined;
+function loadSdk(): Promise<Sdk> {
+  sdk ??= Promise.all([import('@aws-sdk/client-s3'), import('@aws-sdk/lib-storage'), import('@aws-sdk/s3-request-presigner')]).then(([s3, storage, presigner]) => ({ s3, storage, presigner }));
+  return sdk;
+}
 
 export interface S3BackendConfig {
   /** `default`, or a name from KUBEFF_S3_BACKENDS. */
@@ -171,23 +173,31 @@ export const MinPartBytes = 5 * 1024 * 1024;
 const maxSingleCopyBytes = 5 * 1024 ** 3;
 const copyPartBytes = 512 * 1024 ** 2;
 
-/** One configured backend with its client. */
+/** One configured backend with its client (made on first use). */
 export class S3Backend {
   readonly config: S3BackendConfig;
-  readonly client: S3Client;
+  private made: Promise<{ client: S3Client; sdk: Sdk }> | undefined;
   constructor(config: S3BackendConfig) {
     this.config = config;
-    this.client = new S3Client({
-      region: config.region,
-      ...(config.endpoint ? { endpoint: config.endpoint } : {}),
-      forcePathStyle: config.forcePathStyle,
-      ...(config.credentials ? { credentials: config.credentials } : {}),
-      // S3-compatible servers do not all know the newer default checksums.
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      maxAttempts: 3,
-      requestHandler: { connectionTimeout: 10_000, requestTimeout: 300_000 },
-    });
+  }
+
+  private api(): Promise<{ client: S3Client; sdk: Sdk }> {
+    const config = this.config;
+    this.made ??= loadSdk().then((sdk) => ({
+      sdk,
+      client: new sdk.s3.S3Client({
+        region: config.region,
+        ...(config.endpoint ? { endpoint: config.endpoint } : {}),
+        forcePathStyle: config.forcePathStyle,
+        ...(config.credentials ? { credentials: config.credentials } : {}),
+        // S3-compatible servers do not all know the newer default checksums.
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+        maxAttempts: 3,
+        requestHandler: { connectionTimeout: 10_000, requestTimeout: 300_000 },
+      }),
+    }));
+    return this.made;
   }
 
   get name(): string {
@@ -199,16 +209,17 @@ export class S3Backend {
     return !this.config.endpoint || this.config.endpoint.startsWith('https:');
   }
 
-  private async call<T>(what: S3Object, fn: () => Promise<T>): Promise<T> {
+  private async call<T>(what: S3Object, fn: (client: S3Client, sdk: Sdk) => Promise<T>): Promise<T> {
+    const { client, sdk } = await this.api();
     try {
-      return await fn();
+      return await fn(client, sdk);
     } catch (err) {
       throw s3ErrorOf(err, this.name, s3Location(what));
     }
   }
 
   async head(o: S3Object): Promise<ObjectHead> {
-    const r = await this.call(o, () => this.client.send(new HeadObjectCommand({ Bucket: o.bucket, Key: o.key })));
+    const r = await this.call(o, (c, { s3 }) => c.send(new s3.HeadObjectCommand({ Bucket: o.bucket, Key: o.key })));
     return { sizeBytes: r.ContentLength ?? 0, etag: r.ETag, lastModified: r.LastModified, contentType: r.ContentType };
   }
 
@@ -224,7 +235,7 @@ export class S3Backend {
 
   /** Checks that the bucket exists and the credentials are accepted. */
   async checkBucket(o: S3Object): Promise<void> {
-    await this.call({ bucket: o.bucket, key: '' }, () => this.client.send(new HeadBucketCommand({ Bucket: o.bucket }))).catch((err: unknown) => {
+    await this.call({ bucket: o.bucket, key: '' }, (c, { s3 }) => c.send(new s3.HeadBucketCommand({ Bucket: o.bucket }))).catch((err: unknown) => {
       if (err instanceof S3Error && err.kind === 'missing') throw new S3Error('missing', `bucket '${o.bucket}' does not exist (S3 storage '${this.name}')`, err.status);
       throw err;
     });
@@ -232,8 +243,8 @@ export class S3Backend {
 
   /** A presigned GET URL; signing is local (no request is made). */
   async presignGet(o: S3Object, seconds: number, opts: { filename?: string } = {}): Promise<string> {
-    return this.call(o, () =>
-      getSignedUrl(this.client, new GetObjectCommand({
+    return this.call(o, (c, { s3, presigner }) =>
+      presigner.getSignedUrl(c, new s3.GetObjectCommand({
         Bucket: o.bucket,
         Key: o.key,
         ...(opts.filename ? { ResponseContentDisposition: `attachment; filename="${opts.filename.replace(/[^A-Za-z0-9._-]/g, '_')}"` } : {}),
@@ -243,8 +254,8 @@ export class S3Backend {
 
   /** Streams an object (or a byte range of it); `ifMatch` makes sure the bytes are of that version. */
   async get(o: S3Object, opts: { range?: { start: number; end: number } | undefined; ifMatch?: string | undefined; signal?: AbortSignal | undefined } = {}): Promise<{ body: Readable; head: ObjectHead }> {
-    const r = await this.call(o, () =>
-      this.client.send(new GetObjectCommand({
+    const r = await this.call(o, (c, { s3 }) =>
+      c.send(new s3.GetObjectCommand({
         Bucket: o.bucket,
         Key: o.key,
         ...(opts.range ? { Range: `bytes=${opts.range.start}-${opts.range.end}` } : {}),
@@ -256,8 +267,9 @@ export class S3Backend {
 
   /** Streams a body into an object with a multipart upload (a single PUT when it is small). */
   async upload(body: Readable, o: S3Object, opts: UploadOptions = {}): Promise<void> {
-    const up = new Upload({
-      client: this.client,
+    const { client, sdk } = await this.api();
+    const up = new sdk.storage.Upload({
+      client,
       params: { Bucket: o.bucket, Key: o.key, Body: body, ...(opts.contentType ? { ContentType: opts.contentType } : {}) },
       partSize: Math.max(MinPartBytes, opts.partBytes ?? UploadPartBytes),
       queueSize: opts.queueSize ?? UploadQueueSize,
@@ -281,29 +293,30 @@ export class S3Backend {
   async copy(from: S3Object, to: S3Object, sizeBytes: number, opts: { contentType?: string | undefined } = {}): Promise<void> {
     const source = `${from.bucket}/${encodeURIComponent(from.key).replace(/%2F/g, '/')}`;
     if (sizeBytes <= maxSingleCopyBytes) {
-      await this.call(to, () => this.client.send(new CopyObjectCommand({
+      await this.call(to, (c, { s3 }) => c.send(new s3.CopyObjectCommand({
         Bucket: to.bucket, Key: to.key, CopySource: source,
         ...(opts.contentType ? { ContentType: opts.contentType, MetadataDirective: 'REPLACE' } : {}),
       })));
       return;
     }
-    const { UploadId } = await this.call(to, () => this.client.send(new CreateMultipartUploadCommand({ Bucket: to.bucket, Key: to.key, ...(opts.contentType ? { ContentType: opts.contentType } : {}) })));
+    const { client, sdk: { s3 } } = await this.api();
+    const { UploadId } = await this.call(to, (c) => c.send(new s3.CreateMultipartUploadCommand({ Bucket: to.bucket, Key: to.key, ...(opts.contentType ? { ContentType: opts.contentType } : {}) })));
     try {
       const parts: { ETag: string; PartNumber: number }[] = [];
       for (let start = 0, n = 1; start < sizeBytes; start += copyPartBytes, n++) {
         const end = Math.min(sizeBytes, start + copyPartBytes) - 1;
-        const r = await this.call(to, () => this.client.send(new UploadPartCopyCommand({ Bucket: to.bucket, Key: to.key, UploadId, PartNumber: n, CopySource: source, CopySourceRange: `bytes=${start}-${end}` })));
+        const r = await this.call(to, (c) => c.send(new s3.UploadPartCopyCommand({ Bucket: to.bucket, Key: to.key, UploadId, PartNumber: n, CopySource: source, CopySourceRange: `bytes=${start}-${end}` })));
         parts.push({ ETag: r.CopyPartResult?.ETag ?? '', PartNumber: n });
       }
-      await this.call(to, () => this.client.send(new CompleteMultipartUploadCommand({ Bucket: to.bucket, Key: to.key, UploadId, MultipartUpload: { Parts: parts } })));
+      await this.call(to, (c) => c.send(new s3.CompleteMultipartUploadCommand({ Bucket: to.bucket, Key: to.key, UploadId, MultipartUpload: { Parts: parts } })));
     } catch (err) {
-      await this.client.send(new AbortMultipartUploadCommand({ Bucket: to.bucket, Key: to.key, UploadId })).catch(() => undefined);
+      await client.send(new s3.AbortMultipartUploadCommand({ Bucket: to.bucket, Key: to.key, UploadId })).catch(() => undefined);
       throw err;
     }
   }
 
   async delete(o: S3Object): Promise<void> {
-    await this.call(o, () => this.client.send(new DeleteObjectCommand({ Bucket: o.bucket, Key: o.key })));
+    await this.call(o, (c, { s3 }) => c.send(new s3.DeleteObjectCommand({ Bucket: o.bucket, Key: o.key })));
   }
 }
 
