@@ -98,7 +98,7 @@ describe('a real Kubernetes control plane built from the Go module proxy', () =>
       name: 'bad-path',
       why: 'input path is outside /storage/',
       spec: { input: { path: '/etc/passwd' } },
-      message: /spec\.input\.path: Invalid value: "\/etc\/passwd": spec\.input\.path in body should match '\^\/storage\/'/,
+      message: /spec\.input\.path: Invalid value: "\/etc\/passwd": spec\.input\.path in body should match '\^\(\/storage\/\|s3:/,
       status: 422,
     },
     {
