@@ -125,6 +125,12 @@ beforeAll(async () => {
       res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': String(50 * 1024 ** 3) });
       return res.write('x');
     }
+    if (u.pathname === '/slow') {
+      res.writeHead(200, { 'content-type': 'video/mp4', 'content-length': String(100 * 1024 * 1024) });
+      const timer = setInterval(() => res.write(Buffer.alloc(16 * 1024)), 50);
+      res.on('close', () => clearInterval(timer));
+      return;
+    }
     if (u.pathname === '/stall') return; // never answers
     res.writeHead(404);
     res.end();
@@ -271,6 +277,19 @@ describe('HTTP inputs in the worker', () => {
     expect(r.result.error).toMatchObject({ code: 'INVALID_INPUT', field: 'input.path' });
     expect(r.result.error?.message).toMatch(/redirected to http:\/\/169\.254\.169\.254\/latest\/meta-data\/iam\/security-credentials\/: 169\.254\.169\.254 is a cloud metadata address/);
     expect(spy.ffmpegCalls().length).toBe(before);
+  });
+
+  it('stops a download when the job is cancelled: cancelled (exit 80), nothing left in scratch', async () => {
+    const s = new Storage(storage.root, { http: { resolve: resolver, allowPrivate: true } });
+    const abort = new AbortController();
+    const sink = new MemorySink();
+    const running = runJob(normalizeRequest('convert', { input: `http://127.0.0.1:${media.port}/slow`, output: '/storage/out/slow.mp4' }), { jobId: 'cancel-dl', storage: s, tools: spy.tools, sink, signal: abort.signal });
+    await new Promise((r) => setTimeout(r, 400));
+    expect(sink.events.some((e) => e.type === 'stage' && (e as { stage: string }).stage === 'downloading')).toBe(true);
+    abort.abort();
+    const r = await running;
+    expect(r.result.status).toBe('cancelled');
+    expect(r.exitCode).toBe(80);
   });
 
   it('converts an allowed URL (redirect followed) from a file downloaded into scratch: FFmpeg gets only file: behind -protocol_whitelist file', async () => {

@@ -127,7 +127,11 @@ class JobRun {
   /** Opens an input wherever it is: see Storage.mediaInput. */
   private async open(location: string, field: string): Promise<InputRef> {
     if (locationKind(location) === 'http') this.stage('downloading');
-    const { input, downloadedBytes } = await this.env.storage.mediaInput(location, field, await this.scratch(), { signal: this.env.signal, secrets: this.secrets });
+    const { input, downloadedBytes } = await this.env.storage.mediaInput(location, field, await this.scratch(), { signal: this.env.signal, secrets: this.secrets }).catch((err: unknown) => {
+      // A download stopped by cancellation is a cancellation, not a failure.
+      this.checkAborted();
+      throw err;
+    });
     if (downloadedBytes !== undefined) this.log(`downloaded ${downloadedBytes} bytes for ${field}`);
     this.checkAborted();
     return input;
@@ -137,7 +141,10 @@ class JobRun {
   private async publish(target: { location: string; publish(signal?: AbortSignal): Promise<void> }): Promise<void> {
     this.checkAborted();
     if (locationKind(target.location) === 's3') this.stage('uploading');
-    await target.publish(this.env.signal);
+    await target.publish(this.env.signal).catch((err: unknown) => {
+      this.checkAborted();
+      throw err;
+    });
   }
 
   async execute(): Promise<Executed> {
