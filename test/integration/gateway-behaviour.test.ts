@@ -369,7 +369,7 @@ describe('bad input', () => {
     { name: 'a negative crf', body: { input: '/storage/in/short.mp4', output: { path: '/storage/x.mp4', video: { crf: -1 } } }, status: 400, code: 'INVALID_OUTPUT', field: 'output.video.crf' },
     { name: 'a huge width', body: { input: '/storage/in/short.mp4', output: { path: '/storage/x.mp4', video: { width: 1e9 } } }, status: 400, code: 'INVALID_OUTPUT', field: 'output.video.width' },
     { name: 'a path escaping storage', body: { input: '/storage/../../etc/passwd', output: 'mp4' }, status: 400, code: 'INVALID_INPUT', field: 'input' },
-    { name: 'a private-network URL input', body: { input: 'http://169.254.169.254/latest/meta-data', output: 'mp4' }, status: 400, code: 'INVALID_INPUT', field: 'input' },
+    { name: 'a private-network URL input', body: { input: 'http://169.254.169.254/latest/meta-data', output: '/storage/out/x.mp4' }, status: 400, code: 'INVALID_INPUT', field: 'input' },
     { name: 'a private-network webhook URL', body: { input: '/storage/in/short.mp4', output: 'mkv', webhook_url: 'http://10.1.2.3/hook' }, status: 400, code: 'INVALID_REQUEST', field: 'options.webhook_url' },
     { name: 'a cloud-metadata webhook URL', body: { input: '/storage/in/short.mp4', output: 'mkv', options: { webhook_url: 'http://169.254.169.254/latest' } }, status: 400, code: 'INVALID_REQUEST', field: 'options.webhook_url' },
     { name: 'filter injection in brightness', body: { input: '/storage/in/short.mp4', output: 'mkv', operations: [{ type: 'filter', params: { brightness: '0.1,drawtext=textfile=/etc/passwd' } }] }, status: 400, code: 'INVALID_OPERATION', field: 'operations[0].params.brightness' },
