@@ -57,6 +57,7 @@ function workerSettings(env: Record<string, string>): JobBuilderSettings {
     image: env['KUBEFF_WORKER_IMAGE'] ?? '',
     serviceAccountName: env['KUBEFF_WORKER_SERVICE_ACCOUNT'] ?? '',
     storageClaimName: env['KUBEFF_STORAGE_CLAIM'] ?? '',
+    storageSecretName: env['KUBEFF_STORAGE_SECRET'],
     natsUrl: env['NATS_URL'],
     priorityClassNames: json('KUBEFF_PRIORITY_CLASSES', {}),
     cpuPool: json('KUBEFF_CPU_POOL', {}),
@@ -215,6 +216,18 @@ describe('the kubeff Helm chart', () => {
     const r = await cp.kubectl(['apply', '--dry-run=server', '--validate=strict', '-n', ns, '-f', '-'], { input: JSON.stringify(bad) });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/unknown field "spec\.selfSiged"/);
+  });
+
+  it('gives the gateway and the worker pods the S3 Secret named in storage.s3SecretName, as environment only', async () => {
+    const { objs } = await render({ storage: { s3SecretName: 'kubeff-s3' } });
+    const gateway = find(objs, 'Deployment', 'gateway') as unknown as { spec: { template: { spec: { containers: { envFrom?: unknown }[] } } } };
+    expect(gateway.spec.template.spec.containers[0]?.envFrom).toEqual([{ secretRef: { name: 'kubeff-s3' } }]);
+    const settings = workerSettings(env(objs, 'operator'));
+    expect(settings.storageSecretName).toBe('kubeff-s3');
+    const job = buildJob(mediaJob('w-s3', 'auto', 'normal'), settings);
+    expect(job.spec.template.spec.containers[0]?.envFrom).toEqual([{ secretRef: { name: 'kubeff-s3' } }]);
+    const plain = await render({});
+    expect(env(plain.objs, 'operator')).not.toHaveProperty('KUBEFF_STORAGE_SECRET');
   });
 
   it.each([
