@@ -223,12 +223,15 @@ export class S3Backend {
     return { sizeBytes: r.ContentLength ?? 0, etag: r.ETag, lastModified: r.LastModified, contentType: r.ContentType };
   }
 
-  /** The object's head, or undefined when it does not exist. */
+  /**
+   * The object's head, or undefined when it does not exist. (A HEAD answer has no body: a missing
+   * bucket looks the same, and shows up as NoSuchBucket on the next write.)
+   */
   async headIfExists(o: S3Object): Promise<ObjectHead | undefined> {
     try {
       return await this.head(o);
     } catch (err) {
-      if (err instanceof S3Error && err.kind === 'missing' && err.status === 404 && !/bucket/.test(err.message)) return undefined;
+      if (err instanceof S3Error && err.kind === 'missing') return undefined;
       throw err;
     }
   }
