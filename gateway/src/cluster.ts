@@ -8,7 +8,7 @@ import pino, { type Logger } from 'pino';
 import { LocalBus } from '../../operator/src/bus.ts';
 import { Store } from '../../operator/src/local/store.ts';
 import { ensureJobStream } from '../../operator/src/nats/stream.ts';
-import { LocalStorage } from '../../worker-image/src/storage.ts';
+import { storageFromEnv } from '../../worker-image/src/storage.ts';
 import { toolsFromEnv } from '../../worker-image/src/tools.ts';
 import { buildApp, type AppOptions } from './app.ts';
 import { bootstrapKeys, keyService } from './auth.ts';
@@ -117,7 +117,7 @@ export async function startCluster(config: Config, opts: ClusterOptions = {}): P
     const env = { ...process.env, ...(opts.webhooks?.env ?? {}) };
     const secret = await sharedWebhookSecret(core, ns, env);
     const tools = toolsFromEnv({ ...process.env, ...(config.ffmpegPath ? { FFMPEG_PATH: config.ffmpegPath } : {}), ...(config.ffprobePath ? { FFPROBE_PATH: config.ffprobePath } : {}) });
-    const deps: Deps = { config, store, bus, runtime, keys, storage: new LocalStorage(config.storageRoot), tools };
+    const deps: Deps = { config, store, bus, runtime, keys, storage: storageFromEnv(config.storageRoot, process.env), tools };
     const app = await buildApp(deps, {
       logger: log,
       plugins: opts.plugins ?? defaultPlugins({ webhooks: { ...opts.webhooks, env: { ...env, KUBEFF_WEBHOOK_SECRET: secret }, source: feed.bus } }),

@@ -8,7 +8,7 @@ import { LocalBus } from '../../operator/src/bus.ts';
 import { LocalRuntime } from '../../operator/src/local/runtime.ts';
 import { Store } from '../../operator/src/local/store.ts';
 import type { RetryPolicy } from '../../operator/src/retry.ts';
-import { LocalStorage } from '../../worker-image/src/storage.ts';
+import { storageFromEnv } from '../../worker-image/src/storage.ts';
 import { toolsFromEnv } from '../../worker-image/src/tools.ts';
 import { buildApp, type AppOptions } from './app.ts';
 import { bootstrapKeys, keyService } from './auth.ts';
@@ -64,7 +64,7 @@ export async function startStandalone(config: Config, opts: { logger?: Logger; r
   });
   const keys = keyService(store, { acceptAnyKey: config.acceptAnyKey });
   const bootstrap = await bootstrapKeys(store, keys, config);
-  const deps: Deps = { config, store, bus, runtime, keys, storage: new LocalStorage(config.storageRoot), tools };
+  const deps: Deps = { config, store, bus, runtime, keys, storage: storageFromEnv(config.storageRoot, process.env), tools };
   const app = await buildApp(deps, { logger: log, plugins: opts.plugins ?? defaultPlugins({ webhooks: opts.webhooks }) });
   runtime.start();
   return {

@@ -172,9 +172,8 @@ describe('S3 through the API (real server, real workers)', () => {
   beforeAll(async () => {
     // Workers are child processes: they read the same S3 settings from the environment.
     Object.assign(process.env, s3.env({ buckets: ['media', 'outputs'] }));
+    // The gateway builds its storage with the S3 backends from the same environment.
     gw = await startGateway();
-    // The gateway's storage with the S3 backends (what standalone.ts builds from the environment).
-    gw.s.deps.storage = storageFromEnv(gw.storage.root, process.env);
     makeSource(gw.storage.host('/storage/in/video.mp4'), { seconds: 2 });
   });
   afterAll(async () => {
@@ -224,6 +223,23 @@ describe('S3 through the API (real server, real workers)', () => {
     }
     const list = (await (await gw.api('/api/v1/jobs?per_page=100')).json()) as { jobs: { input?: string }[] };
     expect(JSON.stringify(list)).not.toContain('nope.mp4');
+  });
+
+  it('estimates a job whose input is an S3 object (probed through a presigned URL)', async () => {
+    const res = await gw.api('/api/v1/estimate', { method: 'POST', json: { input: 's3://media/in/video.mp4', output: { path: 's3://outputs/est.mp4' } } });
+    const body = (await res.json()) as { input?: { duration_seconds: number; video_codec: string } };
+    expect(res.status, JSON.stringify(body)).toBe(200);
+    expect(body.input?.video_codec).toBe('h264');
+    expect(body.input?.duration_seconds, 'the 3 s object uploaded to s3://media/in/video.mp4').toBeCloseTo(3, 0);
+  });
+
+  it('refuses at submission an output to a bucket no backend serves (not after the encode), naming the output', async () => {
+    const e = await expectError(await gw.api('/api/v1/convert', { method: 'POST', json: { input: 's3://media/in/video.mp4', output: { path: 's3://nowhere/out.mp4' } } }), 400, 'output', 'INVALID_OUTPUT');
+    expect(e.message).toContain("'nowhere'");
+  });
+
+  it("refuses a client key's job that reads another key's S3 upload folder", async () => {
+    await expectError(await gw.api('/api/v1/convert', { method: 'POST', json: { input: 's3://media/uploads/0123456789ab/x.mp4', output: '/storage/out/x.mp4' } }), 403, 'input', 'ACCESS_DENIED');
   });
 
   it('uploads to S3 through POST /files (probed, copied into place) and downloads with Range; upload folders stay private', async () => {

@@ -12,7 +12,6 @@ import type { JobRecord } from '../../../operator/src/local/store.ts';
 import { isTerminal } from '../../../operator/src/phases.ts';
 import { estimateJob } from '../../../worker-image/src/estimate.ts';
 import { JobFailure } from '../../../worker-image/src/failure.ts';
-import { probe } from '../../../worker-image/src/probe.ts';
 import { ApiError } from '../errors.ts';
 import type { Deps } from '../deps.ts';
 import { streamJobEvents, lastEventId } from '../sse.ts';
@@ -58,6 +57,8 @@ function prefixed(err: SpecError, prefix: string): SpecError {
 function checkUploadFolders(spec: MediaJobSpec, principal: { keyId: string; scope: string }, prefix = ''): void {
   if (principal.scope === 'admin') return;
   const own = `/storage/uploads/${principal.keyId}/`;
+  // The same rule in every bucket: s3://<bucket>/uploads/<key id>/ is the key's own folder there.
+  const s3Uploads = /^s3:\/\/([^/]+)\/uploads(\/|$)/;
   const paths: [string | undefined, string][] = [
     [spec.input.path, 'input'],
     [spec.analyze?.reference, 'reference'],
@@ -69,6 +70,11 @@ function checkUploadFolders(spec: MediaJobSpec, principal: { keyId: string; scop
   for (const [p, field] of paths) {
     if (p !== undefined && (p === '/storage/uploads' || p.startsWith('/storage/uploads/')) && !p.startsWith(own)) {
       throw new ApiError(403, 'authorization_error', 'ACCESS_DENIED', `${prefix}${field}: another key's upload folder; use ${own}`, { field: `${prefix}${field}`, value: p });
+    }
+    const m = p === undefined ? null : s3Uploads.exec(p);
+    if (m && p !== undefined) {
+      const ownS3 = `s3://${m[1]}/uploads/${principal.keyId}/`;
+      if (!p.startsWith(ownS3)) throw new ApiError(403, 'authorization_error', 'ACCESS_DENIED', `${prefix}${field}: another key's upload folder; use ${ownS3}`, { field: `${prefix}${field}`, value: p });
     }
   }
 }
@@ -86,6 +92,18 @@ async function checkInputs(deps: Deps, spec: MediaJobSpec, prefix = ''): Promise
     } catch (err) {
       if (err instanceof JobFailure) {
         throw new ApiError(400, 'validation_error', 'INVALID_INPUT', `${prefix}${field}: ${err.message}`, { field: `${prefix}${field}`, value: p });
+      }
+      throw err;
+    }
+  }
+  // Outputs too: an S3 bucket no backend serves, or refused credentials, fail now, not after the encode.
+  for (const out of [spec.output?.path, spec.stream?.path, spec.analyze?.path]) {
+    if (out === undefined) continue;
+    try {
+      await deps.storage.checkOutput(out, 'output');
+    } catch (err) {
+      if (err instanceof JobFailure) {
+        throw new ApiError(400, 'validation_error', 'INVALID_OUTPUT', `${prefix}output: ${err.message}`, { field: `${prefix}output`, value: out });
       }
       throw err;
     }
@@ -149,8 +167,9 @@ export function jobRoutes(app: FastifyInstance, deps: Deps): void {
     const spec = normalizeRequest(kindOf(req.body), req.body);
     checkUploadFolders(spec, p);
     await checkInputs(deps, spec);
-    const info = await probe(deps.tools.ffprobe, await deps.storage.input(spec.input.path, 'input'), 'input').catch(toApiError);
-    const reference = spec.analyze ? await probe(deps.tools.ffprobe, await deps.storage.input(spec.analyze.reference, 'reference'), 'reference').catch(toApiError) : undefined;
+    // Wherever the input is: a storage path, an S3 object (presigned), a URL (fetched under the SSRF policy).
+    const info = await deps.storage.probe(spec.input.path, 'input', deps.tools.ffprobe).catch(toApiError);
+    const reference = spec.analyze ? await deps.storage.probe(spec.analyze.reference, 'reference', deps.tools.ffprobe).catch(toApiError) : undefined;
     const estimate = estimateJob(spec, info, reference);
     return { ...estimate, input: { duration_seconds: info.durationSeconds, width: info.video?.width ?? null, height: info.video?.height ?? null, video_codec: info.video?.codec ?? null, audio_codec: info.audio?.codec ?? null } };
   });
