@@ -9,6 +9,7 @@ export default defineConfig({
   test: {
     root: fileURLToPath(new URL('../..', import.meta.url)),
     include: ['test/cluster/**/*.cluster.ts', 'test/chart/**/*.cluster.ts'],
+    setupFiles: ['test/support/net-guard-setup.ts'],
     // One control plane at a time: four Go servers already fill two cores while they start.
     fileParallelism: false,
     maxWorkers: 1,
