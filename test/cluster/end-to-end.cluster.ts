@@ -14,22 +14,14 @@ import { ffprobe, makeSource, makeStorage, type StorageRoot } from '../support/m
 import { startNats } from '../support/nats.ts';
 import { startControlPlane, type ControlPlane } from './control-plane.ts';
 import { startProcessNode, type ProcessNode } from './process-node.ts';
+import { stackSettings } from './stack.ts';
 import { eventually } from '../support/eventually.ts';
 
 const repo = join(import.meta.dirname, '..', '..');
 const ns = 'default';
 
-const settings: JobBuilderSettings = {
-  image: 'kubeff/worker',
-  serviceAccountName: 'default',
-  storageClaimName: 'media',
-  cpuPool: { nodeSelector: { 'kubeff.io/pool': 'cpu' } },
-  gpuPool: { resourceName: 'nvidia.com/gpu', nodeSelector: { 'kubeff.io/pool': 'gpu' }, tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }] },
-  maxAttempts: 3,
-  defaultDeadlineSeconds: 600,
-  ttlSecondsAfterFinished: 3600,
-  defaultResources: { cpu: 1, memoryGb: 1 },
-};
+// The stack's worker settings, with the default ServiceAccount of the default namespace.
+const settings: JobBuilderSettings = { ...stackSettings, serviceAccountName: 'default' };
 
 interface MediaJobView {
   status?: { phase?: string; attempts?: number; outputs?: { path: string; videoCodec?: string }[]; error?: { code: string; retryable: boolean } };

@@ -37,6 +37,15 @@ function manifest(name: string, priority: string): string {
   });
 }
 
+/** A control plane with the MediaJob CRD installed and established. */
+async function controlPlaneWithCrd(): Promise<ControlPlane> {
+  const cp = await startControlPlane();
+  const applied = await cp.kubectl(['apply', '-f', join(repoRoot, 'crds', 'mediajobs.kubeff.io.yaml')]);
+  expect(applied.code, applied.stderr).toBe(0);
+  await cp.kubectl(['wait', '--for=condition=Established', 'crd/mediajobs.kubeff.io', '--timeout=30s']);
+  return cp;
+}
+
 describe('the MediaJob controller on a real control plane', () => {
   let cp: ControlPlane;
   let controller: MediaJobController;
@@ -48,10 +57,7 @@ describe('the MediaJob controller on a real control plane', () => {
   const jobExists = async (name: string) => (await cp.kubectl(['get', 'job', name, '-o', 'name'])).code === 0;
 
   beforeAll(async () => {
-    cp = await startControlPlane();
-    const applied = await cp.kubectl(['apply', '-f', join(repoRoot, 'crds', 'mediajobs.kubeff.io.yaml')]);
-    expect(applied.code, applied.stderr).toBe(0);
-    await cp.kubectl(['wait', '--for=condition=Established', 'crd/mediajobs.kubeff.io', '--timeout=30s']);
+    cp = await controlPlaneWithCrd();
     const kc = new KubeConfig();
     kc.loadFromFile(cp.kubeconfig);
     controller = new MediaJobController({ kubeconfig: kc, log: pino({ level: 'warn' }), settings, limits: { global: 10, perOwner: 2 }, resyncMs: 1000 });
@@ -101,9 +107,7 @@ describe('the MediaJob controller on a real control plane', () => {
 describe('operator restarts', () => {
   let cp: ControlPlane;
   beforeAll(async () => {
-    cp = await startControlPlane();
-    await cp.kubectl(['apply', '-f', join(repoRoot, 'crds', 'mediajobs.kubeff.io.yaml')]);
-    await cp.kubectl(['wait', '--for=condition=Established', 'crd/mediajobs.kubeff.io', '--timeout=30s']);
+    cp = await controlPlaneWithCrd();
   }, 120_000);
   afterAll(async () => cp?.stop());
 
@@ -135,9 +139,7 @@ describe('operator restarts', () => {
 describe('the operator entrypoint (node operator/src/main.ts)', () => {
   let cp: ControlPlane;
   beforeAll(async () => {
-    cp = await startControlPlane();
-    await cp.kubectl(['apply', '-f', join(repoRoot, 'crds', 'mediajobs.kubeff.io.yaml')]);
-    await cp.kubectl(['wait', '--for=condition=Established', 'crd/mediajobs.kubeff.io', '--timeout=30s']);
+    cp = await controlPlaneWithCrd();
   }, 120_000);
   afterAll(async () => cp?.stop());
 

@@ -1,8 +1,7 @@
 // A real nats-server on a loopback port (Debian's package, or NATS_SERVER_BIN).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { connect as netConnect } from 'node:net';
-import { freePort } from './ports.ts';
+import { freePort, waitForPort } from './ports.ts';
 
 /** A port and store folder given again restart the same server (JetStream keeps its streams). */
 export async function startNats(opts: { port?: number; storeDir?: string } = {}): Promise<{ url: string; port: number; storeDir: string; stop(): Promise<void>; child: ChildProcess }> {
@@ -14,22 +13,7 @@ export async function startNats(opts: { port?: number; storeDir?: string } = {})
   let err = '';
   child.stderr?.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
   const spawnError = new Promise<never>((_, reject) => child.once('error', (e) => reject(new Error(`cannot start ${bin} (install Debian's nats-server): ${e.message}`))));
-  const deadline = Date.now() + 10_000;
-  const up = async () => {
-    while (Date.now() < deadline) {
-      const ok = await new Promise<boolean>((r) => {
-        const s = netConnect(port, '127.0.0.1', () => {
-          s.destroy();
-          r(true);
-        });
-        s.on('error', () => r(false));
-      });
-      if (ok) return;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`nats-server did not start: ${err}`);
-  };
-  await Promise.race([up(), spawnError]);
+  await Promise.race([waitForPort(port, { timeoutMs: 10_000, what: 'nats-server', failed: () => (child.exitCode !== null ? `nats-server exited with ${child.exitCode}: ${err}` : undefined) }), spawnError]);
   return {
     url: `nats://127.0.0.1:${port}`,
     port,

@@ -4,11 +4,10 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { freePort } from './ports.ts';
+import { freePort, waitForPort } from './ports.ts';
 
 let cachedBin: string | undefined;
 
@@ -39,23 +38,6 @@ export interface S3Server {
   stop(): Promise<void>;
 }
 
-async function waitForPort(port: number, child: ChildProcess, log: () => string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`versitygw exited with ${child.exitCode}: ${log()}`);
-    const ok = await new Promise<boolean>((r) => {
-      const s = netConnect(port, '127.0.0.1', () => {
-        s.destroy();
-        r(true);
-      });
-      s.on('error', () => r(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`versitygw did not listen on ${port}: ${log()}`);
-}
-
 export async function startS3(buckets: string[] = []): Promise<S3Server> {
   const bin = versitygwBin();
   const port = await freePort();
@@ -76,7 +58,7 @@ export async function startS3(buckets: string[] = []): Promise<S3Server> {
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   const spawnError = new Promise<never>((_, reject) => child.once('error', (e) => reject(new Error(`cannot start ${bin}: ${e.message}`))));
-  await Promise.race([waitForPort(port, child, () => log), spawnError]);
+  await Promise.race([waitForPort(port, { what: 'versitygw', failed: () => (child.exitCode !== null ? `versitygw exited with ${child.exitCode}: ${log}` : undefined) }), spawnError]);
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new S3Client({
     region,

@@ -13,6 +13,7 @@ import type { StoredEvent, Store } from '../../../operator/src/local/store.ts';
 import { finalEventFor, SyntheticSeq } from '../final-event.ts';
 import { isTerminal } from '../../../operator/src/phases.ts';
 import { StreamName, parseJobSubject, subjectToken } from '../../../operator/src/nats/subjects.ts';
+import { startRestartable } from '../../../operator/src/kube/informers.ts';
 import { ApiKeyLabel, BatchNameAnnotation, keyFromSecret, recordFromMediaJob, type MediaJobResource, type SecretResource } from './resources.ts';
 
 type Cached<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
@@ -81,7 +82,7 @@ export class ClusterMirror {
       const k = keyFromSecret(s);
       if (k) this.o.store.deleteKey(k.id);
     });
-    await Promise.all([this.startRestartable(this.mediaJobs), this.startRestartable(this.secrets)]);
+    await Promise.all([startRestartable(this.mediaJobs as unknown as Cached<KubernetesObject>, this.o.log, () => this.stopped), startRestartable(this.secrets as unknown as Cached<KubernetesObject>, this.o.log, () => this.stopped)]);
     this.pruneGone();
     await this.followStream();
   }
@@ -142,19 +143,6 @@ export class ClusterMirror {
     this.graceTimers.set(id, t);
   }
 
-  private async startRestartable(inf: Cached<KubernetesObject>): Promise<void> {
-    let attempt = 0;
-    inf.on('error', (err: unknown) => {
-      if (this.stopped) return;
-      attempt++;
-      const delay = Math.min(30_000, 250 * 2 ** attempt);
-      this.o.log.warn({ err, delay }, 'informer stopped; restarting');
-      setTimeout(() => {
-        if (!this.stopped) inf.start().then(() => (attempt = 0), () => undefined);
-      }, delay).unref();
-    });
-    await inf.start();
-  }
 
   private async followStream(): Promise<void> {
     const js = jetstream(this.o.nats);

@@ -11,15 +11,7 @@
 // shared with HTTP(S) inputs) is a pure function, tested by table.
 import http from 'node:http';
 import https from 'node:https';
-import { isIP } from 'node:net';
-import {
-  addressRefusal,
-  defaultResolver,
-  pinnedLookup,
-  withTimeout,
-  type ResolvedAddress,
-  type Resolver,
-} from '../../../worker-image/src/net/addresses.ts';
+import { addressRefusal, checkTargetUrl, pinnedLookup, type TargetCheck, type Resolver } from '../../../worker-image/src/net/addresses.ts';
 import type { Config } from '../config.ts';
 import { ApiError } from '../errors.ts';
 
@@ -35,10 +27,8 @@ export interface GuardOptions {
   resolveTimeoutMs?: number;
 }
 
-export type UrlCheck =
-  | { ok: true; url: URL; addresses: ResolvedAddress[] }
-  /** `refused`: never acceptable (final); `unresolved`: DNS failed, possibly for a while only. */
-  | { ok: false; kind: 'refused' | 'unresolved'; reason: string };
+/** `refused`: never acceptable (final); `unresolved`: DNS failed, possibly for a while only. */
+export type UrlCheck = TargetCheck;
 
 /** The refusal reason for an address under the given setting, or undefined when it is allowed. */
 export function refusal(ip: string, allowPrivate: boolean): string | undefined {
@@ -54,34 +44,7 @@ export function refusal(ip: string, allowPrivate: boolean): string | undefined {
  * attempt (a refusal is a final failure; `unresolved` is retried).
  */
 export async function checkWebhookUrl(raw: string, opts: GuardOptions): Promise<UrlCheck> {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    return { ok: false, kind: 'refused', reason: 'is not a valid URL' };
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return { ok: false, kind: 'refused', reason: `must use http or https, not ${url.protocol.replace(/:$/, '')}` };
-  if (url.username || url.password) return { ok: false, kind: 'refused', reason: 'must not contain credentials (user:password@); put a token in the path or query instead' };
-  // WHATWG URL parsing already turned 2130706433, 0x7f.1 and friends into dotted IPv4.
-  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-  if (!host) return { ok: false, kind: 'refused', reason: 'has no host' };
-  const literal = isIP(host);
-  let addresses: ResolvedAddress[];
-  if (literal) {
-    addresses = [{ address: host, family: literal === 6 ? 6 : 4 }];
-  } else {
-    try {
-      addresses = await withTimeout((opts.resolve ?? defaultResolver)(host), opts.resolveTimeoutMs ?? 5000, `resolving ${host}`);
-    } catch (err) {
-      return { ok: false, kind: 'unresolved', reason: `host ${host} could not be resolved: ${(err as Error).message}` };
-    }
-    if (addresses.length === 0) return { ok: false, kind: 'unresolved', reason: `host ${host} resolved to no address` };
-  }
-  for (const a of addresses) {
-    const why = refusal(a.address, opts.allowPrivate);
-    if (why) return { ok: false, kind: 'refused', reason: literal ? `${host} is ${why}` : `host ${host} resolves to ${a.address}, ${why}` };
-  }
-  return { ok: true, url, addresses };
+  return checkTargetUrl(raw, { ...opts, setting: 'KUBEFF_WEBHOOK_ALLOW_PRIVATE', credentialsHint: '; put a token in the path or query instead' });
 }
 
 /**

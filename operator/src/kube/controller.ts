@@ -25,6 +25,7 @@ import { isTerminal } from '../phases.ts';
 import { CancelAnnotation, reconcile, type ObservedJob, type ObservedPod } from '../reconcile.ts';
 import { lifecycleEvent } from '../lifecycle.ts';
 import { LifecyclePublisher } from '../nats/publisher.ts';
+import { startRestartable } from './informers.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import { recordAttemptSpan, startCreateJobSpan } from './tracing.ts';
 import { ProgressRelay, type ProgressUpdate } from './progress.ts';
@@ -101,7 +102,7 @@ export class MediaJobController {
       this.jobs.on(verb, (j) => this.enqueueOwner(j));
       this.pods.on(verb, (p) => this.enqueueOwner(p));
     }
-    await Promise.all([this.mediaJobs, this.jobs, this.pods].map((i) => this.startRestartable(i as Cached<KubernetesObject>)));
+    await Promise.all([this.mediaJobs, this.jobs, this.pods].map((i) => startRestartable(i as Cached<KubernetesObject>, this.o.log, () => this.stopped)));
     this.o.metrics?.attach({
       phases: () => {
         const out = { queued: 0, processing: 0, completed: 0, failed: 0, cancelled: 0 };
@@ -149,20 +150,6 @@ export class MediaJobController {
     await Promise.all([this.mediaJobs, this.jobs, this.pods].map((i) => i?.stop()));
   }
 
-  /** The JS client's informer stops for good on some errors: restart it with backoff. */
-  private async startRestartable(inf: Cached<KubernetesObject>): Promise<void> {
-    let attempt = 0;
-    inf.on('error', (err: unknown) => {
-      if (this.stopped) return;
-      attempt++;
-      const delay = Math.min(30_000, 250 * 2 ** attempt);
-      this.o.log.warn({ err, delay }, 'informer stopped; restarting');
-      setTimeout(() => {
-        if (!this.stopped) inf.start().then(() => (attempt = 0), () => undefined);
-      }, delay).unref();
-    });
-    await inf.start();
-  }
 
   private enqueueOwner(o: KubernetesObject): void {
     const name = o.metadata?.labels?.[JobLabel];

@@ -183,3 +183,48 @@ export function pinnedLookup(addresses: readonly ResolvedAddress[]): LookupFunct
     else callback(null, first.address, first.family);
   };
 }
+
+export type TargetCheck =
+  | { ok: true; url: URL; addresses: ResolvedAddress[] }
+  /** `refused`: never acceptable; `unresolved`: DNS failed, possibly for a while only. */
+  | { ok: false; kind: 'refused' | 'unresolved'; reason: string };
+
+/**
+ * Checks an http(s) URL someone else chose and resolves its host, connecting to nothing: the
+ * scheme, no credentials, a host, and every address it resolves to under `allowPrivate`
+ * (`setting` names the variable that allows private addresses). Webhook targets and URL inputs
+ * both go through here; the caller then connects only to `addresses` (pinnedLookup).
+ */
+export async function checkTargetUrl(
+  raw: string | URL,
+  opts: { allowPrivate: boolean; setting: string; resolve?: Resolver | undefined; resolveTimeoutMs?: number | undefined; credentialsHint?: string },
+): Promise<TargetCheck> {
+  let url: URL;
+  try {
+    url = typeof raw === 'string' ? new URL(raw) : raw;
+  } catch {
+    return { ok: false, kind: 'refused', reason: 'is not a valid URL' };
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return { ok: false, kind: 'refused', reason: `must use http or https, not ${url.protocol.replace(/:$/, '')}` };
+  if (url.username || url.password) return { ok: false, kind: 'refused', reason: `must not contain credentials (user:password@)${opts.credentialsHint ?? ''}` };
+  // WHATWG URL parsing already turned 2130706433, 0x7f.1 and friends into dotted IPv4.
+  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  if (!host) return { ok: false, kind: 'refused', reason: 'has no host' };
+  const literal = isIP(host);
+  let addresses: ResolvedAddress[];
+  if (literal) {
+    addresses = [{ address: host, family: literal === 6 ? 6 : 4 }];
+  } else {
+    try {
+      addresses = await withTimeout((opts.resolve ?? defaultResolver)(host), opts.resolveTimeoutMs ?? 5000, `resolving ${host}`);
+    } catch (err) {
+      return { ok: false, kind: 'unresolved', reason: `host ${host} could not be resolved: ${(err as Error).message}` };
+    }
+    if (addresses.length === 0) return { ok: false, kind: 'unresolved', reason: `host ${host} resolved to no address` };
+  }
+  for (const a of addresses) {
+    const why = addressRefusal(a.address, opts.allowPrivate, opts.setting);
+    if (why) return { ok: false, kind: 'refused', reason: literal ? `${host} is ${why}` : `host ${host} resolves to ${a.address}, ${why}` };
+  }
+  return { ok: true, url, addresses };
+}

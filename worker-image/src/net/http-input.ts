@@ -13,10 +13,9 @@
 import { createWriteStream } from 'node:fs';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
-import { isIP } from 'node:net';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { addressRefusal, defaultResolver, pinnedLookup, withTimeout, type ResolvedAddress, type Resolver } from './addresses.ts';
+import { checkTargetUrl, pinnedLookup, type ResolvedAddress, type Resolver } from './addresses.ts';
 
 export const AllowPrivateSetting = 'KUBEFF_HTTP_ALLOW_PRIVATE';
 
@@ -82,34 +81,9 @@ export interface CheckedUrl {
 
 /** Checks a URL and resolves its host; connects to nothing. Throws HttpInputError. */
 export async function checkHttpInput(raw: string | URL, policy: HttpInputPolicy): Promise<CheckedUrl> {
-  let url: URL;
-  try {
-    url = typeof raw === 'string' ? new URL(raw) : raw;
-  } catch {
-    throw new HttpInputError('refused', 'is not a valid URL');
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new HttpInputError('refused', `must use http or https, not ${url.protocol.replace(/:$/, '')}`);
-  if (url.username || url.password) throw new HttpInputError('refused', 'must not contain credentials (user:password@)');
-  // WHATWG URL parsing already turned 2130706433, 0x7f.1 and friends into dotted IPv4.
-  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-  if (!host) throw new HttpInputError('refused', 'has no host');
-  const literal = isIP(host);
-  let addresses: ResolvedAddress[];
-  if (literal) {
-    addresses = [{ address: host, family: literal === 6 ? 6 : 4 }];
-  } else {
-    try {
-      addresses = await withTimeout((policy.resolve ?? defaultResolver)(host), policy.resolveTimeoutMs, `resolving ${host}`);
-    } catch (err) {
-      throw new HttpInputError('unavailable', `host ${host} could not be resolved: ${(err as Error).message}`);
-    }
-    if (addresses.length === 0) throw new HttpInputError('unavailable', `host ${host} resolved to no address`);
-  }
-  for (const a of addresses) {
-    const why = addressRefusal(a.address, policy.allowPrivate, AllowPrivateSetting);
-    if (why) throw new HttpInputError('refused', literal ? `${host} is ${why}` : `host ${host} resolves to ${a.address}, ${why}`);
-  }
-  return { url, addresses };
+  const check = await checkTargetUrl(raw, { allowPrivate: policy.allowPrivate, setting: AllowPrivateSetting, resolve: policy.resolve, resolveTimeoutMs: policy.resolveTimeoutMs });
+  if (!check.ok) throw new HttpInputError(check.kind === 'refused' ? 'refused' : 'unavailable', check.reason);
+  return { url: check.url, addresses: check.addresses };
 }
 
 export interface OpenOptions {
