@@ -14,7 +14,8 @@ import { jobRoutes } from './routes/jobs.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    idempotency: { owner: string; key: string } | undefined;
+    /** Set for a POST with an Idempotency-Key this replica has not answered yet; `bodyHash` identifies the request. */
+    idempotency: { owner: string; key: string; bodyHash: string } | undefined;
   }
 }
 
@@ -92,7 +93,7 @@ export async function buildApp(deps: Deps, opts: AppOptions = {}): Promise<Fasti
     if (!deps.store.claimIdempotency(owner, key, hash)) {
       throw new ApiError(409, 'conflict', 'IDEMPOTENCY_IN_PROGRESS', 'a request with this Idempotency-Key is still being processed', { field: 'Idempotency-Key', value: key });
     }
-    req.idempotency = { owner, key };
+    req.idempotency = { owner, key, bodyHash: hash };
   });
   app.addHook('onSend', async (req, reply, payload) => {
     const idem = req.idempotency;

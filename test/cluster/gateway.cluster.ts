@@ -228,6 +228,25 @@ describe('the gateway in cluster mode', () => {
     expect(rest.map((e) => e.event)).toEqual(all.slice(2).map((e) => e.event));
   });
 
+  it('keeps an Idempotency-Key across replicas: a retry on the other replica returns the same job, a different body is refused', async () => {
+    const body = { input: '/storage/in.mp4', output: { path: '/storage/out/idem.mp4', video: { preset: 'ultrafast' } } };
+    const first = await call(urlA, 'POST', '/api/v1/convert', body, clientKey, { 'idempotency-key': 'order-4711' });
+    expect(first.status, JSON.stringify(first.body)).toBe(201);
+    const retry = await call(urlB, 'POST', '/api/v1/convert', body, clientKey, { 'idempotency-key': 'order-4711' });
+    expect(retry.status, JSON.stringify(retry.body)).toBe(201);
+    expect(retry.body['job']['id'], 'the same job, not a second one').toBe(first.body['job']['id']);
+    const other = await call(urlB, 'POST', '/api/v1/convert', { ...body, output: { path: '/storage/out/idem-2.mp4' } }, clientKey, { 'idempotency-key': 'order-4711' });
+    expect(other.status).toBe(422);
+    expect(other.body['error']['code']).toBe('IDEMPOTENCY_KEY_REUSED');
+    // Another key may use the same Idempotency-Key for its own job.
+    const theirs = await call(urlB, 'POST', '/api/v1/convert', body, otherKey, { 'idempotency-key': 'order-4711' });
+    expect(theirs.status).toBe(201);
+    expect(theirs.body['job']['id']).not.toBe(first.body['job']['id']);
+    const all = JSON.parse((await cp.kubectl(['get', 'mj', '-n', ns, '-o', 'json'])).stdout) as { items: { spec: { output?: { path: string } } }[] };
+    expect(all.items.filter((m) => m.spec.output?.path === '/storage/out/idem.mp4'), 'one MediaJob per key, none for the retry').toHaveLength(2);
+    await finished(urlA, first.body['job']['id'] as string);
+  });
+
   it('keeps one key from seeing another key\'s jobs, on either replica', async () => {
     const r = await call(urlA, 'POST', '/api/v1/convert', { input: '/storage/in.mp4', output: { path: '/storage/out/private.mp4', video: { preset: 'ultrafast' } } });
     const id = r.body['job']['id'] as string;

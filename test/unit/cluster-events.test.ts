@@ -8,6 +8,7 @@ import { eventFromMessage } from '../../gateway/src/cluster/mirror.ts';
 import { keyFromSecret, mediaJobFor, NoOwner, recordFromMediaJob, secretForKey } from '../../gateway/src/cluster/resources.ts';
 import { finalEventFor, SyntheticSeq } from '../../gateway/src/final-event.ts';
 import { lifecycleEvent } from '../../operator/src/lifecycle.ts';
+import { idempotentJobId } from '../../gateway/src/routes/jobs.ts';
 import type { JobRecord } from '../../operator/src/local/store.ts';
 import { jobSubject, parseJobSubject } from '../../operator/src/nats/subjects.ts';
 
@@ -118,5 +119,15 @@ describe('Kubernetes objects of the gateway', () => {
     expect(keyFromSecret({ data })).toEqual(key);
     expect(keyFromSecret({ data: { ...data, hash: Buffer.from('plain-key').toString('base64') } })).toBeUndefined();
     expect(keyFromSecret({ data: { ...data, scope: Buffer.from('root').toString('base64') } })).toBeUndefined();
+  });
+});
+
+describe('idempotentJobId', () => {
+  it('names the same job for the same key and owner, another for another owner, in the shape of a UUID (a valid Kubernetes name)', () => {
+    const a = idempotentJobId('env-0123456789ab', 'order-4711');
+    expect(idempotentJobId('env-0123456789ab', 'order-4711')).toBe(a);
+    expect(idempotentJobId('env-ba9876543210', 'order-4711')).not.toBe(a);
+    expect(idempotentJobId('env-0123456789ab', 'order-4712')).not.toBe(a);
+    expect(a).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
 });

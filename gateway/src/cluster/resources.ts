@@ -12,6 +12,8 @@ export const BatchNameAnnotation = 'kubeff.io/batch-name';
 /** creationTimestamp has whole seconds; lists sort by this (milliseconds) when present. */
 export const CreatedAtAnnotation = 'kubeff.io/created-at';
 export const ApiKeyLabel = 'kubeff.io/api-key';
+/** The body hash of the request that created a MediaJob under an Idempotency-Key. */
+export const IdempotencyAnnotation = 'kubeff.io/idempotency-body';
 export const ManagedBy = 'app.kubernetes.io/managed-by';
 /** Who owns a MediaJob applied with kubectl (no owner label): only admin keys see it. */
 export const NoOwner = 'kubectl';
@@ -32,8 +34,9 @@ export interface MediaJobResource {
   status?: MediaJobStatus;
 }
 
-export function mediaJobFor(job: JobRecord, namespace: string, batchName?: string): MediaJobResource {
+export function mediaJobFor(job: JobRecord, namespace: string, batchName?: string, idempotencyBody?: string): MediaJobResource {
   const annotations: Record<string, string> = { [CreatedAtAnnotation]: job.createdAt };
+  if (idempotencyBody !== undefined) annotations[IdempotencyAnnotation] = idempotencyBody;
   if (job.traceparent) annotations[TraceAnnotation] = job.traceparent;
   if (batchName !== undefined) annotations[BatchNameAnnotation] = batchName;
   const labels: Record<string, string> = { [OwnerLabel]: job.owner, [ManagedBy]: 'kubeff-gateway' };

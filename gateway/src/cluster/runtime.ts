@@ -8,7 +8,7 @@ import type { JobRecord, Store } from '../../../operator/src/local/store.ts';
 import { CancelAnnotation } from '../../../operator/src/reconcile.ts';
 import { ApiError } from '../errors.ts';
 import type { JobRuntime } from '../runtime.ts';
-import { mediaJobFor } from './resources.ts';
+import { IdempotencyAnnotation, mediaJobFor, recordFromMediaJob, type MediaJobResource } from './resources.ts';
 
 const mj = { group: 'kubeff.io', version: 'v1alpha1', plural: 'mediajobs' } as const;
 
@@ -32,17 +32,35 @@ export class ClusterRuntime implements JobRuntime {
     this.api = o.kubeconfig.makeApiClient(CustomObjectsApi);
   }
 
-  async submit(job: JobRecord): Promise<void> {
+  async submit(job: JobRecord, idempotency?: { bodyHash: string }): Promise<JobRecord | void> {
     const { store, namespace } = this.o;
-    store.upsertJob(job);
     const batchName = job.batchId ? store.getBatch(job.batchId)?.name : undefined;
     try {
-      await this.api.createNamespacedCustomObject({ ...mj, namespace, body: mediaJobFor(job, namespace, batchName) });
+      await this.api.createNamespacedCustomObject({ ...mj, namespace, body: mediaJobFor(job, namespace, batchName, idempotency?.bodyHash) });
     } catch (err) {
-      store.deleteJob(job.id);
+      if (idempotency && httpCode(err) === 409) return this.existing(job.id, idempotency.bodyHash);
       this.o.log.error({ err, jobId: job.id, namespace, name: job.id }, 'creating the MediaJob failed');
       throw unavailable(err, 'creating the job');
     }
+    // Known here at once, so this replica's next read agrees before the informer catches up
+    // (unless the informer was quicker: its version is newer).
+    if (!store.getJob(job.id)) store.upsertJob(job);
+  }
+
+  /** The job an earlier request with the same Idempotency-Key created (on any replica). */
+  private async existing(name: string, bodyHash: string): Promise<JobRecord> {
+    let found: MediaJobResource;
+    try {
+      found = (await this.api.getNamespacedCustomObject({ ...mj, namespace: this.o.namespace, name })) as MediaJobResource;
+    } catch (err) {
+      throw unavailable(err, 'reading the job of this Idempotency-Key');
+    }
+    if (found.metadata?.annotations?.[IdempotencyAnnotation] !== bodyHash) {
+      throw new ApiError(422, 'validation_error', 'IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with a different request', { field: 'Idempotency-Key' });
+    }
+    const rec = recordFromMediaJob(found, new Date().toISOString());
+    if (!rec) throw unavailable(new Error('unreadable MediaJob'), 'reading the job of this Idempotency-Key');
+    return rec;
   }
 
   async cancel(id: string): Promise<JobRecord | undefined> {

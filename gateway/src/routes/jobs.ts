@@ -1,7 +1,7 @@
 // Job routes: submit (convert, stream, analyze, batch), estimate, list, get, cancel, events, logs.
 // Every request body goes through the one normalizer, so each form of the reference is accepted
 // and each bad field is named; inputs are checked in storage before a job is accepted.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { normalizeRequest, type RequestKind } from '../../../crds/src/normalize.ts';
@@ -110,11 +110,20 @@ async function checkInputs(deps: Deps, spec: MediaJobSpec, prefix = ''): Promise
   }
 }
 
-function newJob(spec: MediaJobSpec, owner: string, batchId?: string, traceparent?: string): JobRecord {
+/**
+ * The id of a job submitted with an Idempotency-Key in cluster mode: derived from the key and its
+ * owner, so a retry that reaches another replica names the same MediaJob and cannot make a second.
+ */
+export function idempotentJobId(owner: string, key: string): string {
+  const h = createHash('sha256').update(`${owner}\n${key}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${((parseInt(h.slice(16, 17), 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+function newJob(spec: MediaJobSpec, owner: string, batchId?: string, traceparent?: string, id: string = randomUUID()): JobRecord {
   const now = new Date().toISOString();
   return {
     traceparent,
-    id: randomUUID(),
+    id,
     owner,
     spec,
     status: { phase: 'queued', stage: 'queued', progress: 0, queuedAt: now, attempts: 0 },
@@ -145,10 +154,11 @@ export function jobRoutes(app: FastifyInstance, deps: Deps): void {
     checkUploadFolders(spec, p);
     await checkInputs(deps, spec);
     checkQuota(deps, p.keyId, 1);
-    const job = newJob(spec, p.keyId, undefined, jobTraceContext(req));
-    await deps.runtime.submit(job);
-    req.log.info({ jobId: job.id, type: spec.type, owner: p.keyId }, 'job accepted');
-    return { job: jobSummary(job) };
+    const idem = deps.config.mode === 'cluster' ? req.idempotency : undefined;
+    const job = newJob(spec, p.keyId, undefined, jobTraceContext(req), idem ? idempotentJobId(idem.owner, idem.key) : undefined);
+    const accepted = (await deps.runtime.submit(job, idem ? { bodyHash: idem.bodyHash } : undefined)) ?? job;
+    req.log.info({ jobId: accepted.id, type: spec.type, owner: p.keyId, replayed: accepted !== job }, 'job accepted');
+    return { job: jobSummary(accepted) };
   };
 
   for (const kind of ['convert', 'stream', 'analyze'] as const) {
