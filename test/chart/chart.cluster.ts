@@ -192,6 +192,11 @@ describe('the kubeff Helm chart', () => {
     }
   });
 
+  it('renders without --kube-version too: the helm built here defaults to the Kubernetes it was built for', async () => {
+    const r = await helm(['template', 'kubeff', chartDir]);
+    expect(r.code, `helm template without --kube-version:\n${r.stderr}`).toBe(0);
+  });
+
   it('ships a copy of the CRD identical to the generated crds/mediajobs.kubeff.io.yaml (run `npm run gen` when this fails)', () => {
     // crds/ against the TypeBox source is test/unit/crd.test.ts; here: the chart's copy against crds/.
     const generated = readFileSync(join(repoRoot, 'crds', crdFileName), 'utf8');

@@ -11,9 +11,8 @@ import { clusterBinaries, clusterVersions } from '../cluster/control-plane.ts';
 export const repoRoot = join(import.meta.dirname, '..', '..');
 export const chartDir = join(repoRoot, 'charts', 'kubeff');
 /**
- * The Kubernetes version the chart is rendered for: the one the test control plane runs. (Passed
- * explicitly: a helm built with `go install` has no Kubernetes version linked in and would assume
- * v1.20, below the chart's kubeVersion.)
+ * The Kubernetes version the chart is rendered for: the one the test control plane runs. Passed
+ * explicitly anyway (build.sh links that minor into helm as its default, as official builds do).
  */
 export const kubeVersion = clusterVersions().kubernetes;
 

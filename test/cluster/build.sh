@@ -67,7 +67,10 @@ NATS_VERSION=$(resolve "$NATS_VERSION" github.com/nats-io/nats-server/v2 NATS_VE
 
 CACHE=${KUBEFF_CACHE:-$HOME/.cache/kubeff}
 K8S_BIN="$CACHE/bin/k8s-v$K8S_VERSION-etcd-v$ETCD_VERSION"
-HELM_BIN="$CACHE/bin/helm-v$HELM_VERSION"
+# helm's default Kubernetes version (for `helm template` and lint) is set by ldflags in official
+# builds; ours says the minor it was built for, and the cache folder is keyed on it too.
+K8S_MINOR=$(echo "$K8S_VERSION" | cut -d. -f2)
+HELM_BIN="$CACHE/bin/helm-v$HELM_VERSION-k8s1.$K8S_MINOR"
 NATS_BIN="$CACHE/bin/nats-server-v$NATS_VERSION"
 SRC="$CACHE/src"
 
@@ -151,7 +154,9 @@ goinstall() { # goinstall <bin-dir> <binary> <pkg@version> [ldflags]
 if [[ $EXTRAS == 1 ]]; then
   # helm reads its version from helm.sh/helm/v3/internal/version.version (default "v3.x-dev"-like).
   goinstall "$HELM_BIN" helm "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION" \
-    "-X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+    "-X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean \
+     -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$K8S_MINOR \
+     -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$K8S_MINOR"
   goinstall "$NATS_BIN" nats-server "github.com/nats-io/nats-server/v2@v$NATS_VERSION"
 fi
 

@@ -70,7 +70,8 @@ export function clusterBinaries(env: NodeJS.ProcessEnv = process.env): ClusterBi
     kubeApiserver: join(k8sBin, 'kube-apiserver'),
     kubeControllerManager: join(k8sBin, 'kube-controller-manager'),
     kubeScheduler: join(k8sBin, 'kube-scheduler'),
-    helm: join(cache, 'bin', `helm-v${versions.helm}`, 'helm'),
+    // Keyed on the Kubernetes minor too: build.sh sets helm's default Kubernetes version to it.
+    helm: join(cache, 'bin', `helm-v${versions.helm}-k8s1.${versions.kubernetes.split('.')[1]}`, 'helm'),
     natsServer: join(cache, 'bin', `nats-server-v${versions.nats}`, 'nats-server'),
   };
 }
