@@ -70,7 +70,7 @@ main() {
       fi
       chmod +x "$work/bin/$f"
     done
-    cp "$gpu/kubeff-worker.mjs" "$gpu/caps.mjs" "$work/"
+    cp "$gpu"/*.mjs "$work/"
     "$work/bin/ffmpeg" -version | head -1 && "$work/bin/ffprobe" -version | head -1 && "$work/bin/node" --version
   }
   export gpu work

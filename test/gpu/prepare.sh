@@ -141,7 +141,9 @@ node_version=$("$node_bin" --version)
 node_xz=$cache_root/gpu-node-$node_version.xz
 [[ -f $node_xz ]] || { log "compressing node $node_version"; xz_to "$node_bin" "$node_xz.tmp" && mv "$node_xz.tmp" "$node_xz"; }
 cp "$node_xz" "$dest/node.xz"
-cp "$repo/worker-image/dist/kubeff-worker.mjs" "$dest/kubeff-worker.mjs"
+# The worker bundle: its entry and the chunks it loads on demand.
+rm -f "$dest"/*.mjs
+cp "$repo"/worker-image/dist/*.mjs "$dest/"
 # The worker's capability probe alone (test/gpu/caps.ts), bundled the same way as the worker.
 esbuild test/gpu/caps.ts --bundle --platform=node --format=esm --target=node22 --log-level=warning \
   --outfile="$dest/caps.mjs" --banner:js="import { createRequire as __kubeffRequire } from 'node:module'; const require = __kubeffRequire(import.meta.url);"
@@ -151,6 +153,6 @@ esbuild test/gpu/caps.ts --bundle --platform=node --format=esm --target=node22 -
   echo "worker $(git -C "$repo" rev-parse --short HEAD) (+$(git -C "$repo" status --porcelain -- worker-image crds | wc -l) uncommitted files in worker-image/ crds/) bundle $(sha256sum "$dest/kubeff-worker.mjs" | cut -c1-16)"
   echo "prepared $(date -u +%FT%TZ)"
 } >"$dest/MANIFEST"
-(cd "$dest" && sha256sum ffmpeg.xz ffprobe.xz node.xz kubeff-worker.mjs caps.mjs >SHA256SUMS)
+(cd "$dest" && sha256sum ffmpeg.xz ffprobe.xz node.xz ./*.mjs >SHA256SUMS)
 log "$(du -sh --apparent-size "$dest" | cut -f1) in $dest:"
 ls -l "$dest" >&2

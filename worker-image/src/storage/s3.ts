@@ -19,7 +19,10 @@ interface Sdk {
 }
 let sdk: Promise<Sdk> | undefined;
 function loadSdk(): Promise<Sdk> {
-  sdk ??= Promise.all([import('@aws-sdk/client-s3'), import('@aws-sdk/lib-storage'), import('@aws-sdk/s3-request-presigner')]).then(([s3, storage, presigner]) => ({ s3, storage, presigner }));
+  // The SDK is CommonJS: run from sources its exports are named; from the split bundle, where it
+  // is a chunk loaded on demand, they sit under `default`.
+  const named = <T extends object>(m: T): T => ('default' in m && m.default && typeof m.default === 'object' && !('S3Client' in m || 'Upload' in m || 'getSignedUrl' in m) ? (m.default as T) : m);
+  sdk ??= Promise.all([import('@aws-sdk/client-s3'), import('@aws-sdk/lib-storage'), import('@aws-sdk/s3-request-presigner')]).then(([s3, storage, presigner]) => ({ s3: named(s3), storage: named(storage), presigner: named(presigner) }));
   return sdk;
 }
 
