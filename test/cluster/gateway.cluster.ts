@@ -57,7 +57,7 @@ const terminal = (e: SseEvent) => ['complete', 'error', 'cancelled'].includes(e.
 
 function curl(args: string[]): Promise<{ code: number; stdout: string }> {
   return new Promise((resolve, reject) => {
-    const c = spawn('curl', ['-sS', '--max-time', '30', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const c = spawn('curl', ['-sS', '--noproxy', '*', '--max-time', '30', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     c.stdout.on('data', (d: Buffer) => (out += d.toString()));
     c.on('error', reject);

@@ -5,7 +5,12 @@
 // It is DNS-independent: an IP literal is judged as it is; a hostname is judged by the addresses a
 // custom `lookup` answers (the storage layer pins its checked addresses that way); a hostname that
 // would go to the system resolver is itself a violation (except `localhost`).
+// Name lookups are guarded too: a lookup through the system resolver (dns.lookup, and
+// dns/promises lookup) of anything but `localhost` or an IP literal is a violation, because the
+// query itself would leave this machine (to the nameserver) before any connection.
 // Child processes (FFmpeg, servers) are not covered: their targets are loopback by construction.
+import dns from 'node:dns';
+import { syncBuiltinESMExports } from 'node:module';
 import net, { isIP } from 'node:net';
 import { afterEach, expect } from 'vitest';
 
@@ -84,6 +89,27 @@ export function installNetGuard(): NetGuard {
     };
     return go();
   } as typeof net.Socket.prototype.connect;
+
+  const allowedName = (hostname: string) => isIP(hostname) !== 0 || hostname === 'localhost';
+  const refuseName = (hostname: string) => {
+    guard.violations.push({ target: `DNS lookup of ${hostname}`, stack: new Error('name lookup outside this machine').stack ?? '' });
+    return Object.assign(new Error(`net-guard: DNS lookup of ${hostname} blocked (tests resolve names with an injected resolver)`), { code: 'EKUBEFFNETGUARD' });
+  };
+  const lookup = dns.lookup;
+  dns.lookup = function guardedLookup(hostname: string, ...rest: unknown[]) {
+    if (allowedName(hostname)) return (lookup as (...a: unknown[]) => unknown).call(dns, hostname, ...rest);
+    const callback = rest[rest.length - 1] as (err: Error) => void;
+    const err = refuseName(hostname);
+    process.nextTick(() => callback(err));
+    return {};
+  } as typeof dns.lookup;
+  const lookupPromise = dns.promises.lookup;
+  dns.promises.lookup = async function guardedLookup(hostname: string, ...rest: unknown[]) {
+    if (allowedName(hostname)) return (lookupPromise as (...a: unknown[]) => Promise<unknown>).call(dns.promises, hostname, ...rest);
+    throw refuseName(hostname);
+  } as typeof dns.promises.lookup;
+  // ES module imports of node:dns and node:dns/promises see the guarded functions too.
+  syncBuiltinESMExports();
 
   afterEach(() => {
     const v = guard.violations.splice(0);
