@@ -9,16 +9,16 @@ import { LocalBus } from '../../operator/src/bus.ts';
 import { Store } from '../../operator/src/local/store.ts';
 import { ensureJobStream } from '../../operator/src/nats/stream.ts';
 import { storageFromEnv } from '../../worker-image/src/storage.ts';
-import { toolsFromEnv } from '../../worker-image/src/tools.ts';
 import { buildApp, type AppOptions } from './app.ts';
 import { bootstrapKeys, keyService } from './auth.ts';
 import { ClusterMirror } from './cluster/mirror.ts';
 import { keySecretName, secretForKey } from './cluster/resources.ts';
-import { ClusterRuntime, httpCode } from './cluster/runtime.ts';
+import { httpCode } from '../../operator/src/kube/api-errors.ts';
+import { ClusterRuntime } from './cluster/runtime.ts';
 import { WebhookFeed } from './cluster/webhook-feed.ts';
 import type { Config } from './config.ts';
 import type { Deps } from './deps.ts';
-import { defaultPlugins } from './standalone.ts';
+import { defaultPlugins, toolsFor } from './standalone.ts';
 import { generateSecret } from './webhooks/signing.ts';
 import type { WebhooksPluginOptions } from './webhooks/plugin.ts';
 
@@ -116,7 +116,7 @@ export async function startCluster(config: Config, opts: ClusterOptions = {}): P
     const feed = new WebhookFeed({ nats: nc, namespace: ns, store, log: log.child({ component: 'webhooks' }) });
     const env = { ...process.env, ...(opts.webhooks?.env ?? {}) };
     const secret = await sharedWebhookSecret(core, ns, env);
-    const tools = toolsFromEnv({ ...process.env, ...(config.ffmpegPath ? { FFMPEG_PATH: config.ffmpegPath } : {}), ...(config.ffprobePath ? { FFPROBE_PATH: config.ffprobePath } : {}) });
+    const tools = toolsFor(config);
     const deps: Deps = { config, store, bus, runtime, keys, storage: storageFromEnv(config.storageRoot, process.env), tools };
     const app = await buildApp(deps, {
       logger: log,

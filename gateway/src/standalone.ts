@@ -9,7 +9,7 @@ import { LocalRuntime } from '../../operator/src/local/runtime.ts';
 import { Store } from '../../operator/src/local/store.ts';
 import type { RetryPolicy } from '../../operator/src/retry.ts';
 import { storageFromEnv } from '../../worker-image/src/storage.ts';
-import { toolsFromEnv } from '../../worker-image/src/tools.ts';
+import { toolsFromEnv, type Tools } from '../../worker-image/src/tools.ts';
 import { buildApp, type AppOptions } from './app.ts';
 import { bootstrapKeys, keyService } from './auth.ts';
 import type { Config } from './config.ts';
@@ -37,6 +37,11 @@ export function defaultWorkerCommand(): string[] {
   return [process.execPath, entry];
 }
 
+/** The FFmpeg and ffprobe the gateway runs (probes, estimates): the configured ones, else from PATH. */
+export function toolsFor(config: Config): Tools {
+  return toolsFromEnv({ ...process.env, ...(config.ffmpegPath ? { FFMPEG_PATH: config.ffmpegPath } : {}), ...(config.ffprobePath ? { FFPROBE_PATH: config.ffprobePath } : {}) });
+}
+
 export interface Standalone {
   app: FastifyInstance;
   deps: Deps;
@@ -49,7 +54,7 @@ export async function startStandalone(config: Config, opts: { logger?: Logger; r
   const log = opts.logger ?? pino({ level: config.logLevel });
   const store = new Store(config.dataDir);
   const bus = new LocalBus();
-  const tools = toolsFromEnv({ ...process.env, ...(config.ffmpegPath ? { FFMPEG_PATH: config.ffmpegPath } : {}), ...(config.ffprobePath ? { FFPROBE_PATH: config.ffprobePath } : {}) });
+  const tools = toolsFor(config);
   const runtime = new LocalRuntime({
     store,
     bus,

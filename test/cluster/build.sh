@@ -110,11 +110,10 @@ else
   [[ -n $STAGING ]] || { echo "build.sh: no staging replaces found in $GOMOD" >&2; exit 1; }
   for m in $STAGING; do go mod edit "-replace=$m=$m@v0.${K8S_VERSION#1.}"; done
   go mod edit "-require=k8s.io/kubernetes@v$K8S_VERSION"
-  MINOR=$(echo "$K8S_VERSION" | cut -d. -f2)
   VF="-X k8s.io/component-base/version.gitVersion=v$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1"
-  VF="$VF -X k8s.io/component-base/version.gitMinor=$MINOR -X k8s.io/component-base/version.gitTreeState=clean"
+  VF="$VF -X k8s.io/component-base/version.gitMinor=$K8S_MINOR -X k8s.io/component-base/version.gitTreeState=clean"
   VF="$VF -X k8s.io/client-go/pkg/version.gitVersion=v$K8S_VERSION -X k8s.io/client-go/pkg/version.gitMajor=1"
-  VF="$VF -X k8s.io/client-go/pkg/version.gitMinor=$MINOR -X k8s.io/client-go/pkg/version.gitTreeState=clean"
+  VF="$VF -X k8s.io/client-go/pkg/version.gitMinor=$K8S_MINOR -X k8s.io/client-go/pkg/version.gitTreeState=clean"
   TMP=$(mktemp -d "$K8S_BIN/.tmp.XXXXXX")
   t=$(date +%s)
   go build -trimpath -ldflags="-s -w $VF" -o "$TMP/" \

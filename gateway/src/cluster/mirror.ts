@@ -13,6 +13,7 @@ import type { StoredEvent, Store } from '../../../operator/src/local/store.ts';
 import { finalEventFor, SyntheticSeq } from '../final-event.ts';
 import { isTerminal } from '../../../operator/src/phases.ts';
 import { StreamName, parseJobSubject, subjectToken } from '../../../operator/src/nats/subjects.ts';
+import { Group, Plural, Version } from '../../../operator/src/kube/controller.ts';
 import { startRestartable } from '../../../operator/src/kube/informers.ts';
 import { ApiKeyLabel, BatchNameAnnotation, keyFromSecret, recordFromMediaJob, type MediaJobResource, type SecretResource } from './resources.ts';
 
@@ -69,7 +70,7 @@ export class ClusterMirror {
     const custom = kc.makeApiClient(CustomObjectsApi);
     const core = kc.makeApiClient(CoreV1Api);
     const keySelector = `${ApiKeyLabel}=true`;
-    this.mediaJobs = makeInformer<MediaJobResource & KubernetesObject>(kc, `/apis/kubeff.io/v1alpha1/namespaces/${ns}/mediajobs`, () => custom.listNamespacedCustomObject({ group: 'kubeff.io', version: 'v1alpha1', namespace: ns, plural: 'mediajobs' }) as never);
+    this.mediaJobs = makeInformer<MediaJobResource & KubernetesObject>(kc, `/apis/${Group}/${Version}/namespaces/${ns}/${Plural}`, () => custom.listNamespacedCustomObject({ group: Group, version: Version, namespace: ns, plural: Plural }) as never);
     this.secrets = makeInformer<SecretResource & KubernetesObject>(kc, `/api/v1/namespaces/${ns}/secrets`, () => core.listNamespacedSecret({ namespace: ns, labelSelector: keySelector }) as never, keySelector);
     for (const verb of ['add', 'update'] as const) {
       this.mediaJobs.on(verb, (mj) => this.onMediaJob(mj));
@@ -94,10 +95,6 @@ export class ClusterMirror {
     await Promise.all([this.mediaJobs?.stop(), this.secrets?.stop()]);
   }
 
-  /** Whether the MediaJob informer has listed at least once (readiness). */
-  synced(): boolean {
-    return this.mediaJobs !== undefined;
-  }
 
   private onMediaJob(mj: MediaJobResource): void {
     const rec = recordFromMediaJob(mj, new Date().toISOString());

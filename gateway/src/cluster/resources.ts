@@ -4,7 +4,7 @@ import type { MediaJobSpec } from '../../../crds/src/spec.ts';
 import type { MediaJobStatus } from '../../../crds/src/status.ts';
 import type { Priority } from '../../../operator/src/admission.ts';
 import { TraceAnnotation } from '../../../operator/src/job-builder.ts';
-import { OwnerLabel } from '../../../operator/src/kube/controller.ts';
+import { Group, OwnerLabel, Version } from '../../../operator/src/kube/controller.ts';
 import type { ApiKeyRecord, JobRecord } from '../../../operator/src/local/store.ts';
 
 export const BatchLabel = 'kubeff.io/batch';
@@ -42,7 +42,7 @@ export function mediaJobFor(job: JobRecord, namespace: string, batchName?: strin
   const labels: Record<string, string> = { [OwnerLabel]: job.owner, [ManagedBy]: 'kubeff-gateway' };
   if (job.batchId) labels[BatchLabel] = job.batchId;
   // JSON drops undefined fields; the API server's structural schema prunes nothing we send.
-  return { apiVersion: 'kubeff.io/v1alpha1', kind: 'MediaJob', metadata: { name: job.id, namespace, labels, annotations }, spec: JSON.parse(JSON.stringify(job.spec)) as MediaJobSpec };
+  return { apiVersion: `${Group}/${Version}`, kind: 'MediaJob', metadata: { name: job.id, namespace, labels, annotations }, spec: JSON.parse(JSON.stringify(job.spec)) as MediaJobSpec };
 }
 
 const iso = (t: Date | string | undefined): string | undefined => (t === undefined ? undefined : new Date(t).toISOString());

@@ -5,18 +5,14 @@
 import { CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { JobRecord, Store } from '../../../operator/src/local/store.ts';
+import { httpCode } from '../../../operator/src/kube/api-errors.ts';
+import { Group, Plural, Version } from '../../../operator/src/kube/controller.ts';
 import { CancelAnnotation } from '../../../operator/src/reconcile.ts';
 import { ApiError } from '../errors.ts';
 import type { JobRuntime } from '../runtime.ts';
 import { IdempotencyAnnotation, mediaJobFor, recordFromMediaJob, type MediaJobResource } from './resources.ts';
 
-const mj = { group: 'kubeff.io', version: 'v1alpha1', plural: 'mediajobs' } as const;
-
-export function httpCode(err: unknown): number | undefined {
-  const e = err as { code?: unknown; statusCode?: unknown; body?: { code?: unknown } };
-  const c = e.code ?? e.statusCode ?? e.body?.code;
-  return typeof c === 'number' ? c : undefined;
-}
+const mj = { group: Group, version: Version, plural: Plural } as const;
 
 /** The Kubernetes API failing is the service being unavailable, not the client's fault. */
 export function unavailable(err: unknown, what: string): ApiError {

@@ -447,36 +447,54 @@ function rangeStillValid(req: FastifyRequest, etag: string, lastModified: string
   return v === lastModified;
 }
 
+/**
+ * What every download answers before its bytes, for a file and an S3 object alike: validators and
+ * content headers, 304 for a conditional request that matches, 416 for a Range outside the bytes,
+ * 206 with Content-Range for one inside. Returns the bytes to send, or undefined when the answer is
+ * already complete (304, HEAD, an empty body).
+ */
+function answerDownload(req: FastifyRequest, reply: FastifyReply, o: { etag: string; modified: Date; size: number; name: string }): { start: number; end: number; partial: boolean } | undefined {
+  const lastModified = o.modified.toUTCString();
+  void reply.headers({
+    'accept-ranges': 'bytes',
+    etag: o.etag,
+    'last-modified': lastModified,
+    'cache-control': 'private, no-cache',
+    // Uploaded bytes are served as their extension says, never as what a browser guesses.
+    'x-content-type-options': 'nosniff',
+    'content-type': contentTypes[extname(o.name).toLowerCase()] ?? 'application/octet-stream',
+  });
+  if (notModified(req, o.etag, o.modified.getTime())) {
+    void reply.status(304).send();
+    return undefined;
+  }
+  const rangeHeader = header(req, 'range');
+  const range = rangeStillValid(req, o.etag, lastModified) ? parseRange(rangeHeader, o.size) : { kind: 'whole' as const };
+  if (range.kind === 'unsatisfiable') {
+    throw new ApiError(416, 'validation_error', 'RANGE_NOT_SATISFIABLE', `Range: ${range.reason}`, { field: 'Range', value: rangeHeader, allowed: [`bytes=0-${Math.max(0, o.size - 1)}`] }, { 'content-range': `bytes */${o.size}` });
+  }
+  const [start, end] = range.kind === 'range' ? [range.start, range.end] : [0, o.size - 1];
+  if (range.kind === 'range') void reply.status(206).header('content-range', `bytes ${start}-${end}/${o.size}`);
+  void reply.header('content-length', String(end - start + 1));
+  if (req.method === 'HEAD' || o.size === 0) {
+    void reply.send();
+    return undefined;
+  }
+  return { start, end, partial: range.kind === 'range' };
+}
+
 /** A download from S3: the object streamed through, with the same validators and ranges as a file. */
 async function downloadS3(deps: Deps, req: FastifyRequest, reply: FastifyReply, storagePath: string) {
   if (storagePath.endsWith('/')) throw new ApiError(404, 'not_found', 'NOT_FOUND', 'file not found', { field: 'path', value: storagePath });
   const head = await deps.storage.s3Call(storagePath, 'path', 'input', (b, o) => b.head(o)).catch((err: unknown) => {
     throw storageError(err, storagePath);
   });
-  const etag = head.etag ?? `"${head.sizeBytes.toString(16)}"`;
-  const lastModified = (head.lastModified ?? new Date(0)).toUTCString();
-  void reply.headers({
-    'accept-ranges': 'bytes',
-    etag,
-    'last-modified': lastModified,
-    'cache-control': 'private, no-cache',
-    'x-content-type-options': 'nosniff',
-    'content-type': contentTypes[extname(storagePath).toLowerCase()] ?? 'application/octet-stream',
-  });
-  if (notModified(req, etag, head.lastModified?.getTime() ?? 0)) return reply.status(304).send();
-  const rangeHeader = header(req, 'range');
-  const size = head.sizeBytes;
-  const range = rangeStillValid(req, etag, lastModified) ? parseRange(rangeHeader, size) : { kind: 'whole' as const };
-  if (range.kind === 'unsatisfiable') {
-    throw new ApiError(416, 'validation_error', 'RANGE_NOT_SATISFIABLE', `Range: ${range.reason}`, { field: 'Range', value: rangeHeader, allowed: [`bytes=0-${Math.max(0, size - 1)}`] }, { 'content-range': `bytes */${size}` });
-  }
-  const [start, end] = range.kind === 'range' ? [range.start, range.end] : [0, size - 1];
-  if (range.kind === 'range') void reply.status(206).header('content-range', `bytes ${start}-${end}/${size}`);
-  void reply.header('content-length', String(end - start + 1));
-  if (req.method === 'HEAD' || size === 0) return reply.send();
+  const span = answerDownload(req, reply, { etag: head.etag ?? `"${head.sizeBytes.toString(16)}"`, modified: head.lastModified ?? new Date(0), size: head.sizeBytes, name: storagePath });
+  if (!span) return reply;
+  const { start, end, partial } = span;
   // If-Match: the bytes must be those of the version whose headers were just sent. The body is
   // streamed with backpressure; Fastify destroys it (closing the S3 connection) if the client leaves.
-  const { body } = await deps.storage.s3Call(storagePath, 'path', 'input', (b, o) => b.get(o, { ...(range.kind === 'range' ? { range: { start, end } } : {}), ifMatch: head.etag })).catch((err: unknown) => {
+  const { body } = await deps.storage.s3Call(storagePath, 'path', 'input', (b, o) => b.get(o, { ...(partial ? { range: { start, end } } : {}), ifMatch: head.etag })).catch((err: unknown) => {
     throw storageError(err, storagePath);
   });
   return reply.send(body);
@@ -512,28 +530,9 @@ async function download(deps: Deps, req: FastifyRequest, reply: FastifyReply) {
   try {
     const st = await fh.stat();
     if (!st.isFile()) throw notFound();
-    const etag = etagOf(st);
-    const lastModified = st.mtime.toUTCString();
-    void reply.headers({
-      'accept-ranges': 'bytes',
-      etag,
-      'last-modified': lastModified,
-      'cache-control': 'private, no-cache',
-      // Uploaded bytes are served as their extension says, never as what a browser guesses.
-      'x-content-type-options': 'nosniff',
-      'content-type': contentTypes[extname(real).toLowerCase()] ?? 'application/octet-stream',
-    });
-    if (notModified(req, etag, st.mtimeMs)) return reply.status(304).send();
-
-    const rangeHeader = header(req, 'range');
-    const range = rangeStillValid(req, etag, lastModified) ? parseRange(rangeHeader, st.size) : { kind: 'whole' as const };
-    if (range.kind === 'unsatisfiable') {
-      throw new ApiError(416, 'validation_error', 'RANGE_NOT_SATISFIABLE', `Range: ${range.reason}`, { field: 'Range', value: rangeHeader, allowed: [`bytes=0-${Math.max(0, st.size - 1)}`] }, { 'content-range': `bytes */${st.size}` });
-    }
-    const [start, end] = range.kind === 'range' ? [range.start, range.end] : [0, st.size - 1];
-    if (range.kind === 'range') void reply.status(206).header('content-range', `bytes ${start}-${end}/${st.size}`);
-    void reply.header('content-length', String(end - start + 1));
-    if (req.method === 'HEAD' || st.size === 0) return reply.send();
+    const span = answerDownload(req, reply, { etag: etagOf(st), modified: st.mtime, size: st.size, name: real });
+    if (!span) return reply;
+    const { start, end } = span;
     streaming = true;
     // The stream owns the handle from here and closes it at its end or when the client leaves.
     return reply.send(fh.createReadStream({ start, end }));

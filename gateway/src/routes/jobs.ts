@@ -81,32 +81,24 @@ function checkUploadFolders(spec: MediaJobSpec, principal: { keyId: string; scop
 
 /** Inputs must exist in storage (and resolve inside it) before a job is accepted. */
 async function checkInputs(deps: Deps, spec: MediaJobSpec, prefix = ''): Promise<void> {
+  // A storage refusal (JobFailure) is the client's: a 400 naming the field, with the given code.
+  const check = async (run: () => Promise<unknown>, code: 'INVALID_INPUT' | 'INVALID_OUTPUT', field: string, value: string) => {
+    try {
+      await run();
+    } catch (err) {
+      if (err instanceof JobFailure) throw new ApiError(400, 'validation_error', code, `${prefix}${field}: ${err.message}`, { field: `${prefix}${field}`, value });
+      throw err;
+    }
+  };
   const paths: [string, string][] = [[spec.input.path, 'input']];
   if (spec.analyze) paths.push([spec.analyze.reference, 'reference']);
   spec.operations.forEach((o, i) => {
     if (o.type === 'watermark') paths.push([o.image, `operations[${i}].image`]);
   });
-  for (const [p, field] of paths) {
-    try {
-      await deps.storage.input(p, field);
-    } catch (err) {
-      if (err instanceof JobFailure) {
-        throw new ApiError(400, 'validation_error', 'INVALID_INPUT', `${prefix}${field}: ${err.message}`, { field: `${prefix}${field}`, value: p });
-      }
-      throw err;
-    }
-  }
+  for (const [p, field] of paths) await check(() => deps.storage.input(p, field), 'INVALID_INPUT', field, p);
   // Outputs too: an S3 bucket no backend serves, or refused credentials, fail now, not after the encode.
   for (const out of [spec.output?.path, spec.stream?.path, spec.analyze?.path]) {
-    if (out === undefined) continue;
-    try {
-      await deps.storage.checkOutput(out, 'output');
-    } catch (err) {
-      if (err instanceof JobFailure) {
-        throw new ApiError(400, 'validation_error', 'INVALID_OUTPUT', `${prefix}output: ${err.message}`, { field: `${prefix}output`, value: out });
-      }
-      throw err;
-    }
+    if (out !== undefined) await check(() => deps.storage.checkOutput(out, 'output'), 'INVALID_OUTPUT', 'output', out);
   }
 }
 

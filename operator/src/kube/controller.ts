@@ -25,6 +25,7 @@ import { isTerminal } from '../phases.ts';
 import { CancelAnnotation, reconcile, type ObservedJob, type ObservedPod } from '../reconcile.ts';
 import { lifecycleEvent } from '../lifecycle.ts';
 import { LifecyclePublisher } from '../nats/publisher.ts';
+import { httpCode } from './api-errors.ts';
 import { startRestartable } from './informers.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import { recordAttemptSpan, startCreateJobSpan } from './tracing.ts';
@@ -58,11 +59,6 @@ type Cached<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
 
 const key = (ns: string, name: string) => `${ns}/${name}`;
 
-function httpCode(err: unknown): number | undefined {
-  const e = err as { code?: unknown; statusCode?: unknown; body?: { code?: unknown } };
-  const c = e.code ?? e.statusCode ?? e.body?.code;
-  return typeof c === 'number' ? c : undefined;
-}
 
 export class MediaJobController {
   private readonly o: ControllerOptions;

@@ -4,6 +4,7 @@
 // resourceVersion, so two replicas racing for it cannot both win.
 import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { httpCode } from './api-errors.ts';
 
 export interface LeaderOptions {
   kubeconfig: KubeConfig;
@@ -16,10 +17,6 @@ export interface LeaderOptions {
   onStoppedLeading(): Promise<void> | void;
 }
 
-function code(err: unknown): number | undefined {
-  const c = (err as { code?: unknown }).code;
-  return typeof c === 'number' ? c : undefined;
-}
 
 /** Pure: whether a Lease may be taken by `identity` at time `now` (ms). */
 export function canAcquire(lease: V1Lease | undefined, identity: string, now: number): boolean {
@@ -91,14 +88,14 @@ export class LeaderElector {
     try {
       lease = await this.api.readNamespacedLease({ name, namespace });
     } catch (err) {
-      if (code(err) !== 404) throw err;
+      if (httpCode(err) !== 404) throw err;
     }
     if (!lease) {
       try {
         await this.api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec: { holderIdentity: identity, leaseDurationSeconds: leaseSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 } } });
         return true;
       } catch (err) {
-        if (code(err) === 409) return false; // another replica created it first
+        if (httpCode(err) === 409) return false; // another replica created it first
         throw err;
       }
     }
@@ -115,7 +112,7 @@ export class LeaderElector {
       await this.api.replaceNamespacedLease({ name, namespace, body: { ...lease, spec } });
       return true;
     } catch (err) {
-      if (code(err) === 409) return false; // lost the race (resourceVersion changed)
+      if (httpCode(err) === 409) return false; // lost the race (resourceVersion changed)
       throw err;
     }
   }
