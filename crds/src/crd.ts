@@ -9,7 +9,8 @@ export type EnumValue = string | number | boolean;
 
 /** The part of Kubernetes' OpenAPI v3.0 schema (JSONSchemaProps) this generator emits. */
 export interface StructuralSchema {
-  type: StructuralType;
+  /** Absent only on an int-or-string node, which Kubernetes types by the extension instead. */
+  type?: StructuralType;
   description?: string;
   format?: string;
   enum?: EnumValue[];
@@ -27,6 +28,9 @@ export interface StructuralSchema {
   properties?: Record<string, StructuralSchema>;
   required?: string[];
   additionalProperties?: StructuralSchema;
+  'x-kubernetes-int-or-string'?: true;
+  /** CEL rules: the only way to constrain both sides of an int-or-string node. */
+  'x-kubernetes-validations'?: { rule: string; message: string }[];
 }
 
 // Output key order, so the YAML reads the same way at every node. `satisfies` makes the compiler
@@ -36,6 +40,7 @@ const KEY_ORDER = {
   minimum: 0, exclusiveMinimum: 0, maximum: 0, exclusiveMaximum: 0, multipleOf: 0,
   minLength: 0, maxLength: 0, pattern: 0, minItems: 0, maxItems: 0,
   items: 0, properties: 0, required: 0, additionalProperties: 0,
+  'x-kubernetes-int-or-string': 0, 'x-kubernetes-validations': 0,
 } satisfies Record<keyof StructuralSchema, 0>;
 // Object.keys widens to string[]; the satisfies above guarantees these are exactly the keys.
 const ORDERED_KEYS = Object.keys(KEY_ORDER) as (keyof StructuralSchema)[];
@@ -70,7 +75,7 @@ const where = (path: string): string => path || '(root)';
 
 /** Rebuilds a node in KEY_ORDER without undefined keys, so output is stable and minimal. */
 function finish(node: StructuralSchema): StructuralSchema {
-  const out: StructuralSchema = { type: node.type };
+  const out: StructuralSchema = node.type === undefined ? {} : { type: node.type };
   for (const key of ORDERED_KEYS) put(out, key, node[key]);
   return out;
 }
@@ -255,6 +260,8 @@ function fromUnion(schema: Json, path: string): StructuralSchema {
   const branches = schema.anyOf ?? schema.oneOf;
   if (!Array.isArray(branches) || branches.length === 0) throw new Error(`${where(path)}: a union needs at least one branch`);
   const converted = branches.map((branch: unknown) => toStructural(branch, path));
+  const kinds = new Set(converted.map((c) => c.type));
+  if (kinds.size === 2 && kinds.has('integer') && kinds.has('string')) return intOrString(converted, stringAt(schema, 'description', path), path);
   const [first, ...rest] = converted;
   if (first === undefined) throw new Error(`${where(path)}: a union needs at least one branch`);
   const merged = rest.reduce((a, b) => merge(a, b, path), first);
@@ -263,7 +270,33 @@ function fromUnion(schema: Json, path: string): StructuralSchema {
   return finish(description === undefined ? merged : { ...merged, description });
 }
 
-function widerType(a: StructuralType, b: StructuralType, path: string): StructuralType {
+/**
+ * A whole number or a word (say 1..64 or "auto"): Kubernetes' int-or-string node, with a CEL rule
+ * that holds each side to its branch's bounds or values, so the API server refuses what the gateway
+ * refuses.
+ */
+function intOrString(branches: StructuralSchema[], description: string | undefined, path: string): StructuralSchema {
+  const sides: string[] = [];
+  for (const kind of ['integer', 'string'] as const) {
+    const alternatives = branches.filter((b) => b.type === kind).map((b) => {
+      const parts: string[] = [];
+      if (b.enum) parts.push(`self in [${b.enum.map((v) => JSON.stringify(v)).join(', ')}]`);
+      if (b.minimum !== undefined) parts.push(`self ${b.exclusiveMinimum ? '>' : '>='} ${b.minimum}`);
+      if (b.maximum !== undefined) parts.push(`self ${b.exclusiveMaximum ? '<' : '<='} ${b.maximum}`);
+      if (b.pattern !== undefined || b.minLength !== undefined || b.maxLength !== undefined || b.format !== undefined) {
+        throw new Error(`${where(path)}: only bounds and enums of an int-or-string union can be represented`);
+      }
+      return parts.length ? parts.join(' && ') : 'true';
+    });
+    sides.push(alternatives.map((a) => `(${a})`).join(' || '));
+  }
+  const rule = `type(self) == int ? (${sides[0]}) : (${sides[1]})`;
+  const allowed = branches.map((b) => (b.enum ? b.enum.map((v) => JSON.stringify(v)).join(' or ') : `${b.type} ${b.minimum ?? ''}..${b.maximum ?? ''}`)).join(', or ');
+  return finish({ description, 'x-kubernetes-int-or-string': true, 'x-kubernetes-validations': [{ rule, message: `must be ${allowed}` }] });
+}
+
+function widerType(a: StructuralType | undefined, b: StructuralType | undefined, path: string): StructuralType {
+  if (a === undefined || b === undefined) throw new Error(`${where(path)}: an int-or-string node cannot be merged with another branch`);
   if (a === b) return a;
   if ((a === 'integer' && b === 'number') || (a === 'number' && b === 'integer')) return 'number';
   throw new Error(`${where(path)}: union branches disagree on the type (${a} vs ${b})`);

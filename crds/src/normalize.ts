@@ -43,7 +43,7 @@ const audioCodecAliases: Record<string, (typeof AudioCodecValues)[number]> = {
   libmp3lame: 'mp3', libopus: 'opus', libvorbis: 'vorbis', pcm_s16le: 'pcm', wav: 'pcm',
 };
 
-const optionKeys = ['priority', 'hardware_acceleration', 'webhook_url', 'webhook_events', 'timeout', 'timeout_seconds', 'presign_outputs'];
+const optionKeys = ['priority', 'hardware_acceleration', 'webhook_url', 'webhook_events', 'timeout', 'timeout_seconds', 'presign_outputs', 'parallelism', 'chunk_seconds'];
 
 /** Normalizes a request body; throws SpecError listing every problem found. */
 export function normalizeRequest(kind: RequestKind, body: unknown): MediaJobSpec {
@@ -159,6 +159,20 @@ function readOptions(f: Fields, body: JsonObject): JobOptions {
       );
       out.webhookEvents = [...new Set(events.filter((e) => e !== undefined))];
     }
+  }
+  if (opts['parallelism'] !== undefined) {
+    const v = opts['parallelism'];
+    if (typeof v === 'string' && v.toLowerCase() === 'auto') out.parallelism = 'auto';
+    else if (typeof v === 'number') {
+      const n = f.number(v, field('parallelism'), 'INVALID_REQUEST', { min: 1, max: Limits.maxParallelism, integer: true });
+      if (n !== undefined) out.parallelism = n;
+    } else {
+      f.add('INVALID_REQUEST', field('parallelism'), `must be a whole number from 1 to ${Limits.maxParallelism}, or "auto"; got ${describe(v)}`, { value: v, allowed: ['auto', 1, Limits.maxParallelism] });
+    }
+  }
+  if (opts['chunk_seconds'] !== undefined) {
+    const secs = f.number(opts['chunk_seconds'], field('chunk_seconds'), 'INVALID_REQUEST', { min: Limits.minChunkSeconds, max: Limits.maxChunkSeconds });
+    if (secs !== undefined) out.chunkSeconds = secs;
   }
   const timeout = opts['timeout_seconds'] ?? opts['timeout'];
   if (timeout !== undefined) {

@@ -9,6 +9,8 @@ import { Limits } from './spec.ts';
 
 export const StoragePrefix = '/storage/';
 export const S3Prefix = 's3://';
+/** The folder under the storage root kept for kubeff's working files (split jobs' chunks). */
+export const ReservedFolder = '.kubeff';
 
 const schemeRe = /^([A-Za-z][A-Za-z0-9+.-]*):/;
 // Control characters would let a name smuggle a second line into logs or a playlist.
@@ -65,6 +67,8 @@ export function checkStoragePath(
   if (segments.some((seg) => seg === '..' || seg === '.')) {
     return f.add(code, field, "must not contain '.' or '..' segments", { value: s });
   }
+  // kubeff's own working files (chunks of split jobs) live there; no job may read or write them.
+  if (segments[0] === ReservedFolder) return f.add(code, field, `must not be under ${StoragePrefix}${ReservedFolder}/, which kubeff keeps for its own working files`, { value: s });
   // FFmpeg's muxers (image sequences, HLS) expand '%' patterns in file names.
   if (s.includes('%')) return f.add(code, field, "must not contain '%'", { value: s });
   const clean = s.replace(/\/{2,}/g, '/');

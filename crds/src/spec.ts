@@ -18,6 +18,11 @@ export const Limits = {
   maxUrlLength: 4096,
   /** Presigned download URLs: SigV4 allows at most 7 days. */
   maxPresignSeconds: 7 * 24 * 3600,
+  /** Split-and-stitch: chunks encoded at once, and chunks in all. */
+  maxParallelism: 64,
+  maxChunks: 256,
+  minChunkSeconds: 1,
+  maxChunkSeconds: 3600,
 } as const;
 
 const strictObject = { additionalProperties: false } as const;
@@ -220,6 +225,15 @@ export const JobOptions = Type.Object(
     webhookUrl: Type.Optional(Type.String({ maxLength: 2048 })),
     webhookEvents: Type.Optional(Type.Array(literals(WebhookEventValues), { maxItems: 6 })),
     timeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: Limits.maxSeconds })),
+    parallelism: Type.Optional(Type.Union([
+      Type.Integer({ minimum: 1, maximum: Limits.maxParallelism }),
+      Type.Literal('auto'),
+    ], { description: 'Split the video into chunks encoded at once by this many workers and stitched frame-exactly; 1 = one FFmpeg, auto = chosen from the duration and the worker pool' })),
+    chunkSeconds: Type.Optional(Type.Number({
+      minimum: Limits.minChunkSeconds,
+      maximum: Limits.maxChunkSeconds,
+      description: 'Target chunk length when split (default: the output length over parallelism)',
+    })),
     presignOutputSeconds: Type.Optional(Type.Integer({
       minimum: 60,
       maximum: Limits.maxPresignSeconds,

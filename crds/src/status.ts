@@ -67,6 +67,27 @@ export const JobError = Type.Object({
 });
 export type JobError = Static<typeof JobError>;
 
+/** How a split job was cut: what users see of split-and-stitch. */
+export const Chunking = Type.Object({
+  count: Type.Integer({ minimum: 1 }),
+  /** Output-timeline seconds where each chunk starts, then where the last one ends. */
+  boundaries: Type.Array(Type.Number()),
+  /** Chunks that start on a keyframe of the input (the others are cut on an exact frame). */
+  onKeyframes: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** Seconds each chunk's FFmpeg ran, by index (when the merge step saw them). */
+  encodeSeconds: Type.Optional(Type.Array(Type.Number())),
+  /** Chunks encoded at once at most. */
+  parallelism: Type.Optional(Type.Integer({ minimum: 1 })),
+});
+export type Chunking = Static<typeof Chunking>;
+
+export const ChunkCounts = Type.Object({
+  total: Type.Integer({ minimum: 0 }),
+  completed: Type.Integer({ minimum: 0 }),
+  failed: Type.Integer({ minimum: 0 }),
+});
+export type ChunkCounts = Static<typeof ChunkCounts>;
+
 /** What the worker reports when it ends: the result file, later the pod's termination message. */
 export const WorkerResult = Type.Object({
   status: literals(['completed', 'failed', 'cancelled'] as const),
@@ -75,6 +96,8 @@ export const WorkerResult = Type.Object({
   acceleration: Type.Optional(Acceleration),
   processingSeconds: Type.Number(),
   error: Type.Optional(JobError),
+  /** Split jobs: the plan step's cut, or the merge step's whole account of the chunks. */
+  chunking: Type.Optional(Chunking),
   /** Outputs left out to fit a pod's 4 KiB termination message (the files are all written). */
   outputsOmitted: Type.Optional(Type.Integer({ minimum: 1 })),
 });
@@ -107,5 +130,8 @@ export const MediaJobStatus = Type.Object({
   metrics: Type.Optional(Metrics),
   acceleration: Type.Optional(Acceleration),
   error: Type.Optional(JobError),
+  /** Split jobs: chunks in all, finished and failed so far. */
+  chunks: Type.Optional(ChunkCounts),
+  chunking: Type.Optional(Chunking),
 });
 export type MediaJobStatus = Static<typeof MediaJobStatus>;

@@ -36,6 +36,7 @@ export function validateSpec(spec: MediaJobSpec): SpecIssue[] {
     });
     if (spec.stream.path === spec.input.path) out.push(issue('INVALID_OUTPUT', 'output', 'must not be the input path', { value: spec.stream.path }));
   }
+  validateSplit(spec, out);
   if (spec.options.presignOutputSeconds !== undefined) {
     const outs = [spec.output?.path, spec.stream?.path, spec.analyze?.path].filter((p) => p !== undefined);
     if (!outs.some((p) => locationKind(p) === 's3')) {
@@ -148,4 +149,33 @@ function validateOutput(spec: MediaJobSpec, o: OutputSpec, out: SpecIssue[]): vo
       out.push(issue('CODEC_MISMATCH', 'output.audio.sample_rate', 'opus supports 8000, 16000, 24000 or 48000 Hz', { value: a.sampleRate, allowed: ['8000', '16000', '24000', '48000'] }));
     }
   }
+}
+
+/**
+ * Split-and-stitch applies to video encodes. An explicit parallelism above 1 on a job that cannot
+ * be split is refused with the reason; "auto" quietly means one FFmpeg for such jobs.
+ */
+function validateSplit(spec: MediaJobSpec, out: SpecIssue[]): void {
+  const p = spec.options.parallelism;
+  if (spec.options.chunkSeconds !== undefined && (p === undefined || p === 1)) {
+    out.push(issue('INVALID_REQUEST', 'options.chunk_seconds', 'applies only to split jobs; set options.parallelism above 1 or to "auto"', { value: spec.options.chunkSeconds }));
+  }
+  if (typeof p !== 'number' || p === 1) return;
+  const why = splitRefusal(spec);
+  if (why) out.push(issue('INVALID_REQUEST', 'options.parallelism', `cannot split this job: ${why}`, { value: p, suggestion: 'leave options.parallelism out (or 1) to run it as one FFmpeg' }));
+}
+
+/** Pure: why a job cannot be split and stitched, or undefined when it can. Needs no probe. */
+export function splitRefusal(spec: MediaJobSpec): string | undefined {
+  if (spec.type === 'analyze') return 'quality metrics compare whole timelines in one pass';
+  if (spec.type === 'stream') return 'split HLS/DASH ladders are not supported yet; only convert jobs are split';
+  const o = spec.output;
+  if (!o) return undefined;
+  const rule = ContainerRules[o.format];
+  if (rule.kind === 'image') return 'thumbnails are single images, there is no timeline to split';
+  if (rule.kind === 'audio') return `'${o.format}' is audio-only; splitting applies to video, and audio is always encoded once over the whole input`;
+  const codec = o.video?.codec ?? rule.defaultVideo;
+  if (codec === 'copy') return 'a stream copy cannot be cut on exact frames; chunks must be re-encoded';
+  if (codec === 'gif') return 'a GIF palette is made from the whole clip; chunks would change colours at their boundaries';
+  return undefined;
 }

@@ -31,3 +31,34 @@ export function expectCompleted(r: Ran): Ran {
   }
   return r;
 }
+
+export interface SplitRan {
+  plan: Ran;
+  chunks: Ran[];
+  merge: Ran | undefined;
+  jobId: string;
+}
+
+/**
+ * Runs a split job the way a runtime does, in-process: the plan stage, every chunk (at most
+ * `concurrency` at once), then the merge. Stops at the first stage that does not complete.
+ */
+export async function runSplit(storage: StorageRoot, spec: unknown, opts: { capacity?: number; concurrency?: number; tools?: Tools; encoderThreads?: number } = {}): Promise<SplitRan> {
+  const jobId = randomUUID().slice(0, 8);
+  const stage = async (split: NonNullable<Parameters<typeof runJob>[1]['split']>): Promise<Ran> => {
+    const sink = new MemorySink();
+    const outcome = await runJob(spec, { jobId, storage: new LocalStorage(storage.root), tools: opts.tools ?? toolsFromEnv(), sink, split, encoderThreads: opts.encoderThreads });
+    return { ...outcome, events: sink.events, jobId };
+  };
+  const plan = await stage({ stage: 'plan', capacity: opts.capacity ?? 2 });
+  if (plan.result.status !== 'completed') return { plan, chunks: [], merge: undefined, jobId };
+  const count = plan.result.chunking?.count ?? 1;
+  const chunks: Ran[] = [];
+  const queue = [...Array(count).keys()];
+  const lanes = Array.from({ length: Math.min(opts.concurrency ?? count, count) }, async () => {
+    for (let i = queue.shift(); i !== undefined; i = queue.shift()) chunks[i] = await stage({ stage: 'chunk', index: i });
+  });
+  await Promise.all(lanes);
+  if (chunks.some((c) => c.result.status !== 'completed')) return { plan, chunks, merge: undefined, jobId };
+  return { plan, chunks, merge: await stage({ stage: 'merge' }), jobId };
+}

@@ -22,6 +22,7 @@ function aMediaInfo(...mods: InfoMod[]): MediaInfo {
   const info: MediaInfo = {
     formatName: 'mov,mp4,m4a,3gp,3g2,mj2',
     durationSeconds: 60,
+    startSeconds: 0,
     sizeBytes: 15_000_000,
     bitrate: 2_000_000,
     isImage: false,

@@ -176,7 +176,7 @@ describe('progressOf', () => {
 
   describe('against the expected length a plan gives (trim-aware)', () => {
     const info: MediaInfo = {
-      formatName: 'mov,mp4,m4a,3gp,3g2,mj2', durationSeconds: 120, sizeBytes: 30_000_000, bitrate: 2_000_000, isImage: false,
+      formatName: 'mov,mp4,m4a,3gp,3g2,mj2', durationSeconds: 120, startSeconds: 0, sizeBytes: 30_000_000, bitrate: 2_000_000, isImage: false,
       video: { codec: 'h264', width: 1280, height: 720, fps: 25, pixelFormat: 'yuv420p', frames: 3000 },
       audio: { codec: 'aac', channels: 2, sampleRate: 48000 },
     };

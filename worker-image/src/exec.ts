@@ -10,13 +10,13 @@ export interface ExecResult {
 
 const maxCapture = 4 * 1024 * 1024;
 
-export function execFile(cmd: string, args: readonly string[], opts: { timeoutMs?: number; cwd?: string; signal?: AbortSignal } = {}): Promise<ExecResult> {
+export function execFile(cmd: string, args: readonly string[], opts: { timeoutMs?: number; cwd?: string; signal?: AbortSignal; maxBuffer?: number } = {}): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'], signal: opts.signal, timeout: opts.timeoutMs ?? 60_000, killSignal: 'SIGKILL' });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      if (stdout.length < maxCapture) stdout += d;
+      if (stdout.length < (opts.maxBuffer ?? maxCapture)) stdout += d;
     });
     child.stderr.setEncoding('utf8').on('data', (d: string) => {
       // Keep the tail: FFmpeg's useful lines (errors, summaries) come last.

@@ -3,11 +3,16 @@
 // that tells the runtime whether a retry can help. Same binary in a pod and as a local child.
 //
 //   kubeff-worker --spec spec.json [--result result.json] [--events events.jsonl]
+//                 [--stage plan|chunk|merge|cleanup [--chunk-index N] [--capacity N]]
+//
+// A split job runs as stages (split-run.ts); a chunk's index may also come from
+// JOB_COMPLETION_INDEX, which an Indexed Job gives each of its pods.
 //
 // Environment: KUBEFF_SPEC (inline JSON instead of --spec), KUBEFF_JOB_ID, KUBEFF_STORAGE_ROOT
 // (what /storage/ maps to; default /storage), KUBEFF_RESULT_PATH (default /dev/termination-log
 // when it exists, else stdout), FFMPEG_PATH, FFPROBE_PATH, KUBEFF_VMAF_FFMPEG_PATH; S3 backends
-// (KUBEFF_S3_*) and the HTTP(S) input policy (KUBEFF_HTTP_*), see storage.ts.
+// (KUBEFF_S3_*) and the HTTP(S) input policy (KUBEFF_HTTP_*), see storage.ts; KUBEFF_ENCODER_THREADS
+// (-threads for encoders), KUBEFF_SPLIT_CAPACITY (workers a split job may use at once, for "auto").
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
@@ -19,6 +24,7 @@ import { storageFromEnv, type Storage } from './storage.ts';
 import { toolsFromEnv } from './tools.ts';
 import { resultText } from './result-text.ts';
 import { NatsSink, TeeSink } from './nats-sink.ts';
+import { SplitStages, type SplitStage } from './split-run.ts';
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -27,6 +33,9 @@ async function main(): Promise<number> {
       result: { type: 'string' },
       events: { type: 'string' },
       'job-id': { type: 'string' },
+      stage: { type: 'string' },
+      'chunk-index': { type: 'string' },
+      capacity: { type: 'string' },
       // Local runtime: stdin is a pipe from the parent; its end means the parent died, so stop.
       'exit-with-parent': { type: 'boolean' },
     },
@@ -52,6 +61,15 @@ async function main(): Promise<number> {
     process.stderr.write(`kubeff-worker: storage configuration: ${(err as Error).message}\n`);
     return ExitCode.unavailable;
   }
+  let split: SplitStage | undefined;
+  let encoderThreads: number | undefined;
+  try {
+    split = splitStageFrom(values.stage, values['chunk-index'] ?? env['JOB_COMPLETION_INDEX'], values.capacity ?? env['KUBEFF_SPLIT_CAPACITY']);
+    encoderThreads = positiveInt(env['KUBEFF_ENCODER_THREADS'], 'KUBEFF_ENCODER_THREADS');
+  } catch (err) {
+    process.stderr.write(`kubeff-worker: ${(err as Error).message}\n`);
+    return ExitCode.invalidSpec;
+  }
   const jobId = values['job-id'] ?? env['KUBEFF_JOB_ID'] ?? randomUUID();
   const sink = new JsonLinesSink(values.events ?? process.stdout);
   const abort = new AbortController();
@@ -76,6 +94,8 @@ async function main(): Promise<number> {
     tools: toolsFromEnv(env),
     sink: events,
     signal: abort.signal,
+    split,
+    encoderThreads,
   });
   await events.close();
   // The lifeline has served its purpose; an open stdin would keep this process alive.
@@ -88,6 +108,31 @@ async function main(): Promise<number> {
   if (resultPath) await writeFile(resultPath, text);
   else process.stdout.write(`${text}\n`);
   return exitCode;
+}
+
+function positiveInt(v: string | undefined, what: string): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 1024) throw new Error(`${what} must be a whole number from 1 to 1024, got '${v}'`);
+  return n;
+}
+
+function splitStageFrom(stage: string | undefined, index: string | undefined, capacity: string | undefined): SplitStage | undefined {
+  if (stage === undefined) return undefined;
+  switch (stage) {
+    case 'plan':
+      return { stage, capacity: positiveInt(capacity, '--capacity') ?? 1 };
+    case 'chunk': {
+      const i = Number(index);
+      if (index === undefined || !Number.isInteger(i) || i < 0) throw new Error(`--stage chunk needs --chunk-index (or JOB_COMPLETION_INDEX), got '${index ?? ''}'`);
+      return { stage, index: i };
+    }
+    case 'merge':
+    case 'cleanup':
+      return { stage };
+    default:
+      throw new Error(`--stage must be one of ${SplitStages.join(', ')}, got '${stage}'`);
+  }
 }
 
 main().then(

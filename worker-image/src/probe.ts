@@ -20,6 +20,8 @@ export interface AudioStreamInfo {
 export interface MediaInfo {
   formatName: string;
   durationSeconds: number;
+  /** The container's start time (seconds): what -ss positions and output timestamps count from. */
+  startSeconds: number;
   sizeBytes: number;
   bitrate: number | undefined;
   video: VideoStreamInfo | undefined;
@@ -44,7 +46,7 @@ interface RawStream {
 }
 interface RawProbe {
   streams?: RawStream[];
-  format?: { format_name?: string; duration?: string; size?: string; bit_rate?: string };
+  format?: { format_name?: string; duration?: string; size?: string; bit_rate?: string; start_time?: string };
 }
 
 function rate(r: string | undefined): number {
@@ -65,6 +67,7 @@ export function parseProbe(json: string): MediaInfo {
   return {
     formatName,
     durationSeconds: duration,
+    startSeconds: Number(raw.format?.start_time ?? 0) || 0,
     sizeBytes: Number(raw.format?.size ?? 0) || 0,
     bitrate: raw.format?.bit_rate ? Number(raw.format.bit_rate) : undefined,
     isImage,
@@ -103,4 +106,50 @@ export async function probe(ffprobe: string, input: string | MediaInput, field =
   const info = parseProbe(res.stdout);
   if (!info.video && !info.audio) throw JobFailure.invalidInput('has no audio or video stream', field);
   return info;
+}
+
+/** Every video frame's presentation time (seconds, ascending) and whether it is a keyframe. */
+export interface FrameIndex {
+  times: number[];
+  key: boolean[];
+}
+
+/**
+ * Pure: ffprobe's `-show_entries packet=pts,dts,flags` CSV lines (and the stream time base) into a
+ * frame index. Packets the demuxer marks discarded (edit lists) are not frames of the output.
+ */
+export function parseFrameIndex(csv: string, timeBase: string): FrameIndex {
+  const [num, den] = timeBase.split('/').map(Number);
+  if (!num || !den) throw new Error(`internal: bad time base '${timeBase}'`);
+  const frames: { t: number; key: boolean }[] = [];
+  for (const line of csv.split('\n')) {
+    const [pts, dts, flags] = line.trim().split(',');
+    if (flags === undefined) continue;
+    if (flags.includes('D')) continue;
+    const ts = pts && pts !== 'N/A' ? Number(pts) : dts && dts !== 'N/A' ? Number(dts) : NaN;
+    if (!Number.isFinite(ts)) continue;
+    frames.push({ t: (ts * num) / den, key: flags.includes('K') });
+  }
+  frames.sort((a, b) => a.t - b.t);
+  const times: number[] = [];
+  const key: boolean[] = [];
+  for (const f of frames) {
+    // Two packets at one time are one frame to every muxer that keeps timestamps.
+    if (times.length && f.t === times[times.length - 1]) continue;
+    times.push(f.t);
+    key.push(f.key);
+  }
+  return { times, key };
+}
+
+/** Lists the video packets of an input (demuxing only, no decoding): the frame index of a split. */
+export async function frameIndex(ffprobe: string, input: string | MediaInput, field = 'input'): Promise<FrameIndex> {
+  const args = typeof input === 'string'
+    ? ['-protocol_whitelist', 'file', `file:${input}`]
+    : ['-protocol_whitelist', input.protocols, ...(input.formats ? ['-format_whitelist', input.formats] : []), input.url];
+  const tb = await execFile(ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=time_base', '-of', 'csv=p=0', ...args], { timeoutMs: 60_000 });
+  if (tb.code !== 0) throw JobFailure.invalidInput('could not read the video stream to split it', field);
+  const res = await execFile(ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts,dts,flags', '-of', 'csv=p=0', ...args], { timeoutMs: 600_000, maxBuffer: 512 * 1024 * 1024 });
+  if (res.code !== 0) throw JobFailure.invalidInput('could not list the video frames to split it', field);
+  return parseFrameIndex(res.stdout, tb.stdout.trim().split('\n')[0] ?? '');
 }

@@ -70,6 +70,8 @@ export interface PlanContext {
   statsPeriod: boolean;
   acceleration: Acceleration;
   loudness?: LoudnessMeasurement | undefined;
+  /** Encoder threads (KUBEFF_ENCODER_THREADS): a pod's CPU limit, so x264 does not spawn one per host core. */
+  encoderThreads?: number | undefined;
 }
 
 export interface Plan {
