@@ -118,6 +118,8 @@ export function planSplit(spec: MediaJobSpec, info: MediaInfo, frames: FrameInde
   const { count: wanted, concurrency } = chunkCount(tl.outputSeconds, r);
   // The output frames: the input frames inside the job's part of the input, in output seconds.
   const first = lowerBound(frames.times, tl.start);
+  // FFmpeg's -t counts from the first frame it keeps, not from the -ss position.
+  if (tl.end !== undefined && first < frames.times.length) tl.end = (frames.times[first] as number) + (tl.end - tl.start);
   const last = tl.end === undefined ? frames.times.length : lowerBound(frames.times, tl.end); // exclusive
   const n = last - first;
   if (n <= 0) throw JobFailure.invalidInput('has no video frames in the part to encode', 'input');
