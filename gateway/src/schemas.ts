@@ -1,7 +1,7 @@
 // Request and response schemas of the HTTP API (TypeBox). Responses are serialized through
 // them, so nothing outside a schema (an internal field) can leak into a reply.
 import Type, { type TSchema } from 'typebox';
-import { Acceleration, JobError, Metrics, OutputFile, PhaseValues } from '../../crds/src/status.ts';
+import { Acceleration, ChunkCounts, Chunking, JobError, Metrics, OutputFile, PhaseValues } from '../../crds/src/status.ts';
 import { literals } from '../../crds/src/spec.ts';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
@@ -91,6 +91,10 @@ export const JobDetail = Type.Object({
   metrics: Nullable(Metrics),
   acceleration: Nullable(Acceleration),
   error: Nullable(JobError),
+  /** Split jobs: chunks in all, finished, and chunk attempts that failed (each retried alone). */
+  chunks: Type.Optional(ChunkCounts),
+  /** Split jobs: where the chunks were cut and how long each took to encode. */
+  chunking: Type.Optional(Chunking),
 });
 
 export const JobList = Type.Object({

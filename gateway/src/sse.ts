@@ -20,6 +20,7 @@ export function sseName(type: string): string | undefined {
     case 'started':
     case 'retry':
     case 'requeued':
+    case 'planned':
       return 'status';
     default:
       return undefined;

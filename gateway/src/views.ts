@@ -42,5 +42,7 @@ export function jobDetail(j: JobRecord) {
     metrics: s.metrics ?? null,
     acceleration: s.acceleration ?? null,
     error: s.error ?? null,
+    ...(s.chunks ? { chunks: s.chunks } : {}),
+    ...(s.chunking ? { chunking: s.chunking } : {}),
   };
 }

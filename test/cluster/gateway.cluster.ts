@@ -13,7 +13,7 @@ import { startStack, workerBundle, type Stack } from './stack.ts';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SseParser, type SseEvent } from '../../gateway/src/cli/sse.ts';
+import { readEvents, terminalEvent, type SseEvent } from '../support/sse.ts';
 import { verify } from '../../gateway/src/webhooks/signing.ts';
 import { eventually } from '../support/eventually.ts';
 import { startNats } from '../support/nats.ts';
@@ -31,29 +31,7 @@ const otherKey = 'kff_other0000000_clusterothersecretclusterothersecret';
 const webhookSecret = 'whsec_' + Buffer.from('kubeff cluster webhook test secret').toString('base64');
 
 
-/** Reads an SSE response until `until` accepts an event or the stream ends (bounded in time). */
-async function readEvents(res: Response, until: (e: SseEvent) => boolean, timeoutMs = 90_000): Promise<SseEvent[]> {
-  const reader = res.body?.getReader();
-  if (!reader) throw new Error('no SSE body');
-  const parser = new SseParser();
-  const events: SseEvent[] = [];
-  const deadline = setTimeout(() => void reader.cancel(), timeoutMs);
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return events;
-      for (const e of parser.pushBytes(value)) {
-        events.push(e);
-        if (until(e)) return events;
-      }
-    }
-  } finally {
-    clearTimeout(deadline);
-    void reader.cancel().catch(() => undefined);
-  }
-}
-
-const terminal = (e: SseEvent) => ['complete', 'error', 'cancelled'].includes(e.event);
+const terminal = terminalEvent;
 
 function curl(args: string[]): Promise<{ code: number; stdout: string }> {
   return new Promise((resolve, reject) => {

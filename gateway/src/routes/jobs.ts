@@ -11,6 +11,8 @@ import { PhaseValues, type Phase } from '../../../crds/src/status.ts';
 import type { JobRecord } from '../../../operator/src/local/store.ts';
 import { isTerminal } from '../../../operator/src/phases.ts';
 import { estimateJob } from '../../../worker-image/src/estimate.ts';
+import { splitInputRefusal } from '../../../worker-image/src/plan/split.ts';
+import type { MediaInfo } from '../../../worker-image/src/probe.ts';
 import { JobFailure } from '../../../worker-image/src/failure.ts';
 import { ApiError } from '../errors.ts';
 import type { Deps } from '../deps.ts';
@@ -96,6 +98,14 @@ async function checkInputs(deps: Deps, spec: MediaJobSpec, prefix = ''): Promise
     if (o.type === 'watermark') paths.push([o.image, `operations[${i}].image`]);
   });
   for (const [p, field] of paths) await check(() => deps.storage.input(p, field), 'INVALID_INPUT', field, p);
+  // An explicit split needs a video stream to cut; "auto" quietly runs such a job as one FFmpeg.
+  const parallelism = spec.options.parallelism;
+  if (typeof parallelism === 'number' && parallelism > 1) {
+    let info: MediaInfo | undefined;
+    await check(async () => (info = await deps.storage.probe(spec.input.path, 'input', deps.tools.ffprobe)), 'INVALID_INPUT', 'input', spec.input.path);
+    const why = info && splitInputRefusal(info);
+    if (why) throw new ApiError(400, 'validation_error', 'INVALID_REQUEST', `${prefix}options.parallelism: cannot split this job: ${why}`, { field: `${prefix}options.parallelism`, value: parallelism });
+  }
   // Outputs too: an S3 bucket no backend serves, or refused credentials, fail now, not after the encode.
   for (const out of [spec.output?.path, spec.stream?.path, spec.analyze?.path]) {
     if (out !== undefined) await check(() => deps.storage.checkOutput(out, 'output'), 'INVALID_OUTPUT', 'output', out);

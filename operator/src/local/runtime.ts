@@ -2,15 +2,20 @@
 // (the same pure decisions as the cluster operator), runs the worker entrypoint as a child
 // process per attempt, turns its JSON-line events into status and stored events, and applies the
 // retry policy to its exit code. After a crash or restart, interrupted jobs are requeued.
+// A split job runs as stages on the same pool of worker processes: a plan, its chunks (each
+// retried alone), then a merge; its working folder goes when the job ends, however it ends.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { WorkerResult } from '../../../crds/src/status.ts';
+import type { Chunking, WorkerResult } from '../../../crds/src/status.ts';
+import { ReservedFolder } from '../../../crds/src/paths.ts';
 import { dropUndefined } from '../../../crds/src/fields.ts';
 import { admit, type AdmissionLimits } from '../admission.ts';
 import type { JobEventBus } from '../bus.ts';
 import { afterExit, defaultRetryPolicy, type RetryPolicy } from '../retry.ts';
+import { isSplitJob, splitEta, splitPercentage, type SplitPhase } from '../split.ts';
+import { isTerminal } from '../phases.ts';
 import type { JobRecord, Store } from './store.ts';
 
 export interface LocalRuntimeOptions {
@@ -38,10 +43,35 @@ export interface JobTracer {
 interface Running {
   job: JobRecord;
   span?: ReturnType<JobTracer['startAttempt']> | undefined;
-  child: ChildProcess;
+  /** The job's worker processes now: one, or for a split job its running chunks. */
+  children: Set<ChildProcess>;
   attempt: number;
   cancelRequested: boolean;
+  split?: SplitRun | undefined;
+  /** Set once the job has ended (failed while chunks still ran): their exits change nothing. */
+  ended: boolean;
 }
+
+/** The state of a split job between its stages. */
+interface SplitRun {
+  phase: SplitPhase;
+  chunkSeconds: number[];
+  chunkPercent: number[];
+  chunkSpeed: number[];
+  chunkAttempts: number[];
+  /** Chunk indices waiting for a process, in order. */
+  pending: number[];
+  completed: Set<number>;
+  failed: number;
+  concurrency: number;
+  mergeAttempts: number;
+  mergePercent: number;
+  lastPercentage: number;
+  chunking?: Chunking | undefined;
+}
+
+/** A worker process of a job: the whole job, or one stage of a split job. */
+type Task = { kind: 'whole' } | { kind: 'plan' } | { kind: 'chunk'; index: number } | { kind: 'merge' };
 
 const now = () => new Date().toISOString();
 
@@ -60,6 +90,7 @@ export class LocalRuntime {
 
   start(): void {
     this.recover();
+    this.removeOrphanSplitFolders();
     this.timer = setInterval(() => this.tick(), this.o.tickMs);
     this.timer.unref();
     this.tick();
@@ -77,7 +108,15 @@ export class LocalRuntime {
     const r = this.running.get(id);
     if (r) {
       r.cancelRequested = true;
-      r.child.kill('SIGTERM');
+      for (const c of r.children) c.kill('SIGTERM');
+      if (r.split) {
+        r.split.pending = [];
+        // Between stages (a chunk waiting to be retried) no process will report back: settle now.
+        if (r.children.size === 0) {
+          r.span?.end('cancelled');
+          this.finishSplit(r);
+        }
+      }
       // The phase becomes cancelled now and stays so: the worker's late report cannot undo it.
     }
     const updated = this.o.store.updateStatus(id, { phase: 'cancelled', stage: 'cancelled', completedAt: now(), etaSeconds: 0 });
@@ -89,19 +128,26 @@ export class LocalRuntime {
     return this.running.size;
   }
 
+  /** Worker processes running now, all jobs together: what the pool's size limits. */
+  private processCount(): number {
+    let n = 0;
+    for (const r of this.running.values()) n += r.children.size;
+    return n;
+  }
+
   /** Stops admitting; running workers are stopped and their jobs requeued for the next start. */
   async stop(): Promise<void> {
     this.stopping = true;
     clearInterval(this.timer);
-    const exits = [...this.running.values()].map((r) => new Promise<void>((resolve) => {
-      if (r.child.exitCode !== null || r.child.signalCode !== null) return resolve();
+    const exits = [...this.running.values()].flatMap((r) => [...r.children]).map((child) => new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
       // A worker that ignores SIGTERM is killed after a grace period: shutdown always ends.
-      const kill = setTimeout(() => r.child.kill('SIGKILL'), 10_000);
-      r.child.once('close', () => {
+      const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      child.once('close', () => {
         clearTimeout(kill);
         resolve();
       });
-      r.child.kill('SIGTERM');
+      child.kill('SIGTERM');
     }));
     await Promise.all(exits);
   }
@@ -138,14 +184,22 @@ export class LocalRuntime {
 
   private tick(): void {
     if (this.stopping || this.ticking) return;
-    // No free slot: nothing to admit, so no need to read the queue.
-    if (this.running.size >= this.o.limits.global) return;
     this.ticking = true;
     try {
+      // Chunks of jobs already running come first: a started job finishes before new ones start.
+      for (const r of this.running.values()) {
+        const sp = r.split;
+        while (sp && sp.phase === 'chunks' && sp.pending.length && r.children.size < sp.concurrency && this.processCount() < this.o.limits.global) {
+          this.spawnTask(r, { kind: 'chunk', index: sp.pending.shift() as number });
+        }
+      }
+      // No free process: nothing to admit, so no need to read the queue.
+      const free = this.o.limits.global - this.processCount();
+      if (free <= 0) return;
       const t = now();
       const queued = this.o.store.queuedJobs().filter((j) => !j.notBefore || j.notBefore <= t);
       const owners = [...this.running.values()].map((r) => r.job.owner);
-      for (const id of admit(queued, owners, this.o.limits)) {
+      for (const id of admit(queued, owners, { global: owners.length + free, perOwner: this.o.limits.perOwner })) {
         const job = this.o.store.getJob(id);
         if (job && job.status.phase === 'queued') this.launch(job);
       }
@@ -160,10 +214,29 @@ export class LocalRuntime {
     const attempt = (job.status.attempts ?? 0) + 1;
     const started = this.o.store.updateStatus(job.id, { phase: 'processing', stage: 'starting', attempts: attempt, startedAt: job.status.startedAt ?? now(), progress: 0 });
     if (!started) return;
-    const resultPath = join(this.o.workDir, `${job.id}.${attempt}.result.json`);
+    const run: Running = { job: started, children: new Set(), attempt, cancelRequested: false, ended: false, span: this.o.tracer?.startAttempt(started, attempt) };
+    this.running.set(job.id, run);
+    this.o.log.child({ jobId: job.id, attempt }).info({ type: job.spec.type, split: isSplitJob(job.spec) }, 'job started');
+    this.emit(job.id, 'started', { status: 'processing', attempt });
+    if (isSplitJob(job.spec)) {
+      // A retried or restarted split job plans afresh: nothing of an earlier attempt is trusted.
+      this.removeSplitFolder(job.id);
+      run.split = { phase: 'plan', chunkSeconds: [], chunkPercent: [], chunkSpeed: [], chunkAttempts: [], pending: [], completed: new Set(), failed: 0, concurrency: 1, mergeAttempts: 0, mergePercent: 0, lastPercentage: -1 };
+      this.spawnTask(run, { kind: 'plan' });
+    } else {
+      this.spawnTask(run, { kind: 'whole' });
+    }
+  }
+
+  /** Starts one worker process for a job (the whole job, or a stage of a split job). */
+  private spawnTask(run: Running, task: Task): void {
+    const job = run.job;
+    const name = task.kind === 'chunk' ? `chunk-${task.index}` : task.kind;
+    const resultPath = join(this.o.workDir, `${job.id}.${run.attempt}.${name}.result.json`);
+    const stageArgs = task.kind === 'whole' ? [] : task.kind === 'plan' ? ['--stage', 'plan', '--capacity', String(this.o.limits.global)] : task.kind === 'chunk' ? ['--stage', 'chunk', '--chunk-index', String(task.index)] : ['--stage', 'merge'];
     const [cmd, ...args] = this.o.workerCommand as [string, ...string[]];
     // stdin stays open as a lifeline: if this process dies, the worker sees EOF and stops.
-    const child = spawn(cmd, [...args, '--job-id', job.id, '--result', resultPath, '--exit-with-parent'], {
+    const child = spawn(cmd, [...args, '--job-id', job.id, '--result', resultPath, '--exit-with-parent', ...stageArgs], {
       env: {
         ...process.env,
         ...this.o.env,
@@ -174,12 +247,9 @@ export class LocalRuntime {
       },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
-    const run: Running = { job: started, child, attempt, cancelRequested: false, span: this.o.tracer?.startAttempt(started, attempt) };
-    this.running.set(job.id, run);
-    const log = this.o.log.child({ jobId: job.id, attempt });
-    log.info({ type: job.spec.type }, 'job started');
-    this.emit(job.id, 'started', { status: 'processing', attempt });
-
+    run.children.add(child);
+    const log = this.o.log.child({ jobId: job.id, attempt: run.attempt, task: name });
+    if (task.kind !== 'whole') log.info('split stage started');
     let buf = '';
     child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
       buf += chunk;
@@ -187,16 +257,27 @@ export class LocalRuntime {
       while ((nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        if (line.trim()) this.onWorkerLine(run, line);
+        if (line.trim()) this.onWorkerLine(run, line, task);
       }
     });
     let stderr = '';
     child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-4000)));
     child.on('error', (err) => log.error({ err }, 'worker failed to start'));
     child.on('close', (code, signal) => {
-      this.running.delete(job.id);
+      run.children.delete(child);
       try {
-        this.onWorkerExit(run, code, signal, resultPath, stderr);
+        let result: WorkerResult | undefined;
+        try {
+          result = JSON.parse(readFileSync(resultPath, 'utf8')) as WorkerResult;
+        } catch {
+          result = undefined;
+        }
+        if (task.kind === 'whole') {
+          this.running.delete(job.id);
+          this.onWorkerExit(run, code, signal, result, stderr);
+        } else {
+          this.onStageExit(run, task, code, signal, result, stderr);
+        }
       } catch (err) {
         log.error({ err }, 'recording the worker result failed');
       }
@@ -205,7 +286,7 @@ export class LocalRuntime {
     });
   }
 
-  private onWorkerLine(run: Running, line: string): void {
+  private onWorkerLine(run: Running, line: string, task: Task): void {
     let e: { type?: string; stage?: string; percentage?: number; fps?: number; speed?: number; etaSeconds?: number; line?: string; time?: string };
     try {
       e = JSON.parse(line) as typeof e;
@@ -213,7 +294,11 @@ export class LocalRuntime {
       return; // not an event line
     }
     const id = run.job.id;
-    if (run.cancelRequested) return;
+    if (run.cancelRequested || run.ended) return;
+    if (run.split && task.kind !== 'whole' && (e.type === 'progress' || e.type === 'stage')) {
+      this.onSplitProgress(run, run.split, task, e);
+      return;
+    }
     switch (e.type) {
       case 'progress':
         this.o.store.updateStatus(id, dropUndefined({ progress: e.percentage, stage: e.stage, fps: e.fps, speed: e.speed, etaSeconds: e.etaSeconds }));
@@ -230,15 +315,9 @@ export class LocalRuntime {
     }
   }
 
-  private onWorkerExit(run: Running, code: number | null, signal: NodeJS.Signals | null, resultPath: string, stderr: string): void {
+  private onWorkerExit(run: Running, code: number | null, signal: NodeJS.Signals | null, result: WorkerResult | undefined, stderr: string): void {
     const id = run.job.id;
     const log = this.o.log.child({ jobId: id, attempt: run.attempt });
-    let result: WorkerResult | undefined;
-    try {
-      result = JSON.parse(readFileSync(resultPath, 'utf8')) as WorkerResult;
-    } catch {
-      result = undefined;
-    }
     run.span?.end(run.cancelRequested ? 'cancelled' : code === 0 ? 'completed' : `exit ${signal ?? code}`, result?.error?.message);
     if (run.cancelRequested) {
       log.info({ code }, 'job cancelled');
@@ -254,6 +333,7 @@ export class LocalRuntime {
       const outputs = result.outputs;
       const updated = this.o.store.updateStatus(id, dropUndefined({
         phase: 'completed', stage: 'completed', progress: 100, etaSeconds: 0, completedAt: now(), outputs, metrics: result.metrics, acceleration: result.acceleration,
+        chunking: result.chunking ?? run.split?.chunking,
       }));
       if (updated) this.emit(id, 'complete', dropUndefined({ status: 'completed', output_path: outputs[0]?.path, outputs, metrics: result.metrics }));
       log.info({ outputs: outputs.length, seconds: result.processingSeconds }, 'job completed');
@@ -270,6 +350,168 @@ export class LocalRuntime {
     const updated = this.o.store.updateStatus(id, { phase: 'failed', stage: 'failed', completedAt: now(), etaSeconds: 0, error });
     if (updated) this.emit(id, 'error', { status: 'failed', error });
     log.warn({ code, error }, 'job failed');
+  }
+
+  // --- Split jobs ---------------------------------------------------------------------------
+
+  private onSplitProgress(run: Running, sp: SplitRun, task: Task, e: { type?: string; stage?: string; percentage?: number; fps?: number; speed?: number; time?: string }): void {
+    const id = run.job.id;
+    if (e.type === 'stage') {
+      // Each stage's own stages (probing, encoding chunk 3/7) would flicker; the job shows its phase.
+      const stage = task.kind === 'plan' ? 'planning' : task.kind === 'merge' ? e.stage ?? 'stitching' : undefined;
+      if (stage) this.o.store.updateStatus(id, { stage });
+      return;
+    }
+    if (task.kind === 'chunk') {
+      sp.chunkPercent[task.index] = e.percentage ?? sp.chunkPercent[task.index] ?? 0;
+      sp.chunkSpeed[task.index] = e.speed ?? 0;
+    } else if (task.kind === 'merge') {
+      sp.mergePercent = e.percentage ?? sp.mergePercent;
+    } else return;
+    const percentage = splitPercentage(sp);
+    if (percentage === sp.lastPercentage) return;
+    sp.lastPercentage = percentage;
+    const running = sp.chunkSpeed.filter((_, i) => !sp.completed.has(i));
+    const speed = task.kind === 'chunk' ? Math.round(running.reduce((a, b) => a + b, 0) * 100) / 100 : e.speed;
+    const etaSeconds = task.kind === 'chunk' ? splitEta(sp, running) : undefined;
+    const stage = sp.phase === 'chunks' ? 'encoding chunks' : (e.stage ?? 'stitching');
+    this.o.store.updateStatus(id, dropUndefined({ progress: percentage, stage, speed, etaSeconds, fps: task.kind === 'merge' ? e.fps : undefined }));
+    this.emit(id, 'progress', dropUndefined({ percentage, stage, speed, eta_seconds: etaSeconds, chunks: this.chunkCounts(sp), time: e.time }), e.time);
+  }
+
+  private chunkCounts(sp: SplitRun) {
+    return { total: sp.chunkSeconds.length, completed: sp.completed.size, failed: sp.failed };
+  }
+
+  private onStageExit(run: Running, task: Exclude<Task, { kind: 'whole' }>, code: number | null, signal: NodeJS.Signals | null, result: WorkerResult | undefined, stderr: string): void {
+    const id = run.job.id;
+    const sp = run.split as SplitRun;
+    const log = this.o.log.child({ jobId: id, attempt: run.attempt, task: task.kind === 'chunk' ? `chunk-${task.index}` : task.kind });
+    if (run.cancelRequested || this.stopping || run.ended) {
+      // Cancelled, shut down, or already failed: once the last process is gone the job is settled.
+      if (run.children.size === 0) this.settleSplit(run, code, signal, result, stderr);
+      return;
+    }
+    if (task.kind === 'plan') {
+      const chunking = result?.chunking;
+      // A plan that "succeeded" without a plan is an internal error, never a completed job.
+      if (code !== 0 || !chunking) return this.settleSplit(run, code === 0 ? 1 : code, signal, result, stderr);
+      if (chunking.count <= 1) {
+        // Nothing to split (short input, "auto"): the job runs as one FFmpeg after all.
+        this.removeSplitFolder(id);
+        run.split = undefined;
+        this.o.store.updateStatus(id, { chunking });
+        log.info('plan made one chunk; running the job whole');
+        this.spawnTask(run, { kind: 'whole' });
+        return;
+      }
+      const seconds = chunking.boundaries.slice(1).map((b, i) => b - (chunking.boundaries[i] as number));
+      Object.assign(sp, {
+        phase: 'chunks', chunkSeconds: seconds, chunkPercent: seconds.map(() => 0), chunkSpeed: seconds.map(() => 0), chunkAttempts: seconds.map(() => 0),
+        pending: seconds.map((_, i) => i), concurrency: chunking.parallelism ?? chunking.count, chunking,
+      } satisfies Partial<SplitRun>);
+      this.o.store.updateStatus(id, { stage: 'encoding chunks', chunks: this.chunkCounts(sp), chunking });
+      this.emit(id, 'planned', { status: 'processing', stage: 'encoding chunks', chunks: this.chunkCounts(sp), chunking });
+      log.info({ chunks: chunking.count, parallelism: sp.concurrency, onKeyframes: chunking.onKeyframes }, 'split job planned');
+      return;
+    }
+    if (task.kind === 'chunk') {
+      sp.chunkAttempts[task.index] = (sp.chunkAttempts[task.index] ?? 0) + 1;
+      if (code === 0) {
+        sp.completed.add(task.index);
+        sp.chunkPercent[task.index] = 100;
+        sp.chunkSpeed[task.index] = 0;
+        this.o.store.updateStatus(id, { chunks: this.chunkCounts(sp) });
+        if (sp.completed.size === sp.chunkSeconds.length) {
+          sp.phase = 'merge';
+          this.o.store.updateStatus(id, { stage: 'stitching' });
+          this.spawnTask(run, { kind: 'merge' });
+        }
+        return;
+      }
+      sp.failed++;
+      this.o.store.updateStatus(id, { chunks: this.chunkCounts(sp) });
+      // A chunk that fails costs that chunk only: it is retried alone, with the job's policy.
+      const decision = afterExit(code, sp.chunkAttempts[task.index] as number, this.o.retry);
+      if (decision.action === 'retry') {
+        sp.chunkPercent[task.index] = 0;
+        log.warn({ code, delayMs: decision.delayMs, error: result?.error }, 'chunk will be retried');
+        this.emit(id, 'retry', { status: 'processing', chunk: task.index, attempt: sp.chunkAttempts[task.index], delay_seconds: decision.delayMs / 1000, error: result?.error });
+        setTimeout(() => {
+          if (run.ended || run.cancelRequested || this.stopping) return;
+          sp.pending.unshift(task.index);
+          this.scheduleTick();
+        }, decision.delayMs).unref();
+        return;
+      }
+      // The job fails with this chunk: stop the others, settle when the last one is gone.
+      run.ended = true;
+      sp.pending = [];
+      this.failSplit(run, code, signal, result, stderr, `chunk ${task.index}`);
+      for (const c of run.children) c.kill('SIGTERM');
+      return;
+    }
+    // merge
+    sp.mergeAttempts++;
+    if (code === 0 && result) return this.settleSplit(run, code, signal, result, stderr);
+    const decision = afterExit(code, sp.mergeAttempts, this.o.retry);
+    if (decision.action === 'retry') {
+      log.warn({ code, delayMs: decision.delayMs, error: result?.error }, 'merge will be retried');
+      setTimeout(() => {
+        if (!run.ended && !run.cancelRequested && !this.stopping) this.spawnTask(run, { kind: 'merge' });
+      }, decision.delayMs).unref();
+      return;
+    }
+    run.ended = true;
+    this.failSplit(run, code, signal, result, stderr, 'merge');
+  }
+
+  /** Records a split job's failure now (its folder goes when its last process has exited). */
+  private failSplit(run: Running, code: number | null, signal: NodeJS.Signals | null, result: WorkerResult | undefined, stderr: string, where: string): void {
+    const id = run.job.id;
+    const error = result?.error ?? { code: 'PROCESSING_FAILED', message: `${where}: worker exited with ${signal ?? code}${stderr ? `: ${stderr.trim().split('\n').pop()}` : ''}`, retryable: true };
+    const updated = this.o.store.updateStatus(id, { phase: 'failed', stage: 'failed', completedAt: now(), etaSeconds: 0, error: { ...error, message: `${where}: ${error.message}` } });
+    if (updated) this.emit(id, 'error', { status: 'failed', error: updated.status.error });
+    run.span?.end(`exit ${signal ?? code}`, error.message);
+    this.o.log.child({ jobId: id, attempt: run.attempt }).warn({ code, error, where }, 'split job failed');
+    if (run.children.size === 0) this.finishSplit(run);
+  }
+
+  /**
+   * The end of a split job's attempt when no stage can go on: a plan that failed, a merge that
+   * finished, cancellation, shutdown. The whole-job rules (retry, requeue) then apply as usual.
+   */
+  private settleSplit(run: Running, code: number | null, signal: NodeJS.Signals | null, result: WorkerResult | undefined, stderr: string): void {
+    if (run.ended) return this.finishSplit(run);
+    this.finishSplit(run);
+    this.onWorkerExit(run, run.cancelRequested ? 0 : code, signal, result, stderr);
+  }
+
+  private finishSplit(run: Running): void {
+    this.running.delete(run.job.id);
+    // A shut-down job keeps nothing either: its next start plans afresh.
+    this.removeSplitFolder(run.job.id);
+  }
+
+  private splitFolder(jobId: string): string {
+    return join(this.o.storageRoot, ReservedFolder, 'split', jobId);
+  }
+
+  private removeSplitFolder(jobId: string): void {
+    rmSync(this.splitFolder(jobId), { recursive: true, force: true });
+  }
+
+  /** Folders of split jobs that no longer run (a crash between stages) are removed at start. */
+  private removeOrphanSplitFolders(): void {
+    const dir = join(this.o.storageRoot, ReservedFolder, 'split');
+    if (!existsSync(dir)) return;
+    for (const name of readdirSync(dir)) {
+      const job = this.o.store.getJob(name);
+      if (!job || isTerminal(job.status.phase)) {
+        rmSync(join(dir, name), { recursive: true, force: true });
+        this.o.log.info({ jobId: name }, 'removed the working folder of a split job that no longer runs');
+      }
+    }
   }
 
   private emit(jobId: string, type: string, data: unknown, time?: string): void {
