@@ -65,9 +65,12 @@ describe('generated MediaJob CRD', () => {
     expect(nodeAt('spec.operations[].y').type).toBe('integer');
   });
 
-  it('every schema node has a type', () => {
-    const untyped = nodes(rootSchema()).filter(([, node]) => typeof node.type !== 'string').map(([where]) => where);
+  it('every schema node has a type, except int-or-string nodes, which a CEL rule holds to their values', () => {
+    const untyped = nodes(rootSchema()).filter(([, node]) => typeof node.type !== 'string' && node['x-kubernetes-int-or-string'] !== true).map(([where]) => where);
     expect(untyped).toEqual([]);
+    const p = nodeAt('spec.options.parallelism');
+    expect(p['x-kubernetes-int-or-string']).toBe(true);
+    expect(p['x-kubernetes-validations']?.[0]?.rule).toBe('type(self) == int ? ((self >= 1 && self <= 64)) : ((self in ["auto"]))');
   });
 
   it('no node uses const, anyOf, oneOf, or additionalProperties beside properties', () => {

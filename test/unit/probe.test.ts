@@ -28,11 +28,16 @@ const probeJson = (streams: RawStream[], format: Record<string, unknown> | undef
   JSON.stringify(format === undefined ? { streams } : { streams, format });
 
 describe('parseProbe', () => {
+  it('reads the start time a container stamps its first frames with (MPEG-TS starts at 1.4 s)', () => {
+    expect(parseProbe(probeJson([h264Stream], { format_name: 'mpegts', start_time: '1.400000', duration: '2.0' })).startSeconds).toBe(1.4);
+  });
+
   it('reads format, duration, size, bitrate and both streams of a real MP4 probe', () => {
     const info = parseProbe(probeJson([h264Stream, aacStream]));
     expect(info).toEqual({
       formatName: 'mov,mp4,m4a,3gp,3g2,mj2',
       durationSeconds: 1.001,
+      startSeconds: 0,
       sizeBytes: 50101,
       bitrate: 400407,
       isImage: false,
@@ -88,7 +93,7 @@ describe('parseProbe', () => {
 
   it('gives an empty description for a probe with no streams and no format', () => {
     const info = parseProbe('{}');
-    expect(info).toEqual({ formatName: 'unknown', durationSeconds: 0, sizeBytes: 0, bitrate: undefined, isImage: false, video: undefined, audio: undefined });
+    expect(info).toEqual({ formatName: 'unknown', durationSeconds: 0, startSeconds: 0, sizeBytes: 0, bitrate: undefined, isImage: false, video: undefined, audio: undefined });
   });
 
   it('takes the first audio stream and the first real video stream when there are several', () => {
