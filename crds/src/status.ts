@@ -133,5 +133,7 @@ export const MediaJobStatus = Type.Object({
   /** Split jobs: chunks in all, finished and failed so far. */
   chunks: Type.Optional(ChunkCounts),
   chunking: Type.Optional(Chunking),
+  /** Split jobs in cluster mode: the working folder of the chunks has been removed. */
+  workFilesRemoved: Type.Optional(Type.Boolean()),
 });
 export type MediaJobStatus = Static<typeof MediaJobStatus>;

@@ -166,3 +166,53 @@ export function buildJob(mj: MediaJobObject, s: JobBuilderSettings) {
     },
   };
 }
+
+export type SplitJobStage = 'plan' | 'chunks' | 'merge' | 'cleanup';
+export const SplitStageLabel = 'kubeff.io/split-stage';
+
+/** The Job of one stage of a split MediaJob: `<name>-plan`, `<name>-chunks`, ... */
+export function splitJobName(mediaJobName: string, stage: SplitJobStage): string {
+  return jobName(`${mediaJobName}-${stage}`);
+}
+
+/**
+ * Pure: the Job of a split job's stage. The same pod as a whole job's (placement, resources,
+ * hardening, storage) with the stage's arguments. The chunks are ONE Indexed Job: each pod
+ * encodes the chunk of its completion index (JOB_COMPLETION_INDEX, set by the Job controller),
+ * retried alone (backoffLimitPerIndex); invalid input fails its index, and one failed index
+ * fails the Job (maxFailedIndexes 0).
+ */
+export function buildSplitJob(mj: MediaJobObject, s: JobBuilderSettings, stage: SplitJobStage, opts: { capacity?: number; count?: number; parallelism?: number } = {}) {
+  const base = buildJob(mj, s);
+  const name = splitJobName(mj.metadata.name, stage);
+  const labels = { ...base.metadata.labels, [SplitStageLabel]: stage };
+  const container = base.spec.template.spec.containers[0] as (typeof base.spec.template.spec.containers)[number];
+  const workerStage = stage === 'chunks' ? 'chunk' : stage;
+  const args = [...container.args, '--stage', workerStage, ...(stage === 'plan' ? ['--capacity', String(opts.capacity ?? 1)] : [])];
+  const template = { ...base.spec.template, metadata: { labels }, spec: { ...base.spec.template.spec, containers: [{ ...container, args }] } };
+  const retries = Math.max(0, s.maxAttempts - 1);
+  if (stage !== 'chunks') {
+    return { ...base, metadata: { ...base.metadata, name, labels }, spec: { ...base.spec, template } };
+  }
+  const count = opts.count ?? 1;
+  const { backoffLimit: _wholeJobLimit, ...rest } = base.spec;
+  return {
+    ...base,
+    metadata: { ...base.metadata, name, labels },
+    spec: {
+      ...rest,
+      completionMode: 'Indexed' as const,
+      completions: count,
+      parallelism: Math.max(1, Math.min(opts.parallelism ?? count, count)),
+      backoffLimitPerIndex: retries,
+      maxFailedIndexes: 0,
+      podFailurePolicy: {
+        rules: [
+          { action: 'FailIndex' as const, onExitCodes: { containerName: WorkerContainer, operator: 'In' as const, values: [...NonRetryableExitCodes] } },
+          { action: 'Ignore' as const, onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] },
+        ],
+      },
+      template,
+    },
+  };
+}

@@ -21,6 +21,10 @@ export interface ObservedJob {
   /** Conditions of the batch/v1 Job (Complete, Failed with reason). */
   conditions: { type: string; status: string; reason?: string | undefined; message?: string | undefined }[];
   startTime?: string | undefined;
+  /** Indexed Jobs: the finished indexes, as the Job controller writes them ("0,2-4"). */
+  completedIndexes?: string | undefined;
+  /** Being deleted (foreground deletion waits for its pods). */
+  deleting?: boolean | undefined;
 }
 
 export interface ObservedPod {
@@ -57,7 +61,7 @@ export function parseResult(message: string | undefined): WorkerResult | undefin
   }
 }
 
-function condition(type: string, ok: boolean, reason: string, message: string, o: Observation, prev: Condition[] | undefined): Condition {
+export function condition(type: string, ok: boolean, reason: string, message: string, o: Observation, prev: Condition[] | undefined): Condition {
   const status = ok ? 'True' : 'False';
   const before = prev?.find((c) => c.type === type);
   // lastTransitionTime moves only when the status flips (Kubernetes convention).
@@ -65,13 +69,13 @@ function condition(type: string, ok: boolean, reason: string, message: string, o
   return { type, status, reason, message, observedGeneration: o.mediaJob.generation, lastTransitionTime };
 }
 
-function withPhase(o: Observation, phase: Phase, extra: Partial<MediaJobStatus>, ready: { ok: boolean; reason: string; message: string }): MediaJobStatus {
+export function withPhase(o: Observation, phase: Phase, extra: Partial<MediaJobStatus>, ready: { ok: boolean; reason: string; message: string }): MediaJobStatus {
   const prev = o.mediaJob.status;
   const conditions = [condition('Ready', ready.ok, ready.reason, ready.message, o, prev.conditions)];
   return { ...prev, ...extra, phase, observedGeneration: o.mediaJob.generation, conditions };
 }
 
-function latestResult(pods: readonly ObservedPod[]): WorkerResult | undefined {
+export function latestResult(pods: readonly ObservedPod[]): WorkerResult | undefined {
   const done = pods.filter((p) => p.terminated).sort((a, b) => (a.terminated?.finishedAt ?? '').localeCompare(b.terminated?.finishedAt ?? ''));
   for (let i = done.length - 1; i >= 0; i--) {
     const r = parseResult(done[i]?.terminated?.message);

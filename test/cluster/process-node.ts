@@ -76,6 +76,7 @@ export interface Pod {
     deletionTimestamp?: string;
     deletionGracePeriodSeconds?: number;
     labels?: Record<string, string>;
+    annotations?: Record<string, string>;
   };
   spec: {
     nodeName?: string;
@@ -362,6 +363,7 @@ function mapPath(p: string, mounts: Record<string, string>): string | undefined 
 /** A downward-API field of the pod (the ones a process node can answer). */
 function fieldValue(pod: Pod, f: string): string {
   const label = /^metadata\.labels\['(.+)'\]$/.exec(f)?.[1];
+  const annotation = /^metadata\.annotations\['(.+)'\]$/.exec(f)?.[1];
   const v =
     f === 'metadata.name' ? pod.metadata.name
     : f === 'metadata.namespace' ? pod.metadata.namespace
@@ -370,6 +372,8 @@ function fieldValue(pod: Pod, f: string): string {
     : f === 'spec.serviceAccountName' ? pod.spec.serviceAccountName ?? 'default'
     : f === 'status.podIP' || f === 'status.hostIP' ? '127.0.0.1'
     : label !== undefined ? pod.metadata.labels?.[label] ?? ''
+    // An Indexed Job's JOB_COMPLETION_INDEX comes from its pod's completion-index annotation.
+    : annotation !== undefined ? pod.metadata.annotations?.[annotation] ?? ''
     : undefined;
   if (v === undefined) throw new ConfigError('CreateContainerConfigError', `unsupported fieldRef ${f}`);
   return v;
