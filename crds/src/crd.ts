@@ -397,6 +397,9 @@ export function mediaJobCrd() {
             { name: 'Type', type: 'string', jsonPath: '.spec.type' },
             { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
             { name: 'Progress', type: 'number', jsonPath: '.status.progress' },
+            // Split jobs: chunks in all and encoded so far (empty for a job that is not split).
+            { name: 'Chunks', type: 'integer', jsonPath: '.status.chunks.total' },
+            { name: 'Chunks-Done', type: 'integer', jsonPath: '.status.chunks.completed' },
             { name: 'Stage', type: 'string', jsonPath: '.status.stage', priority: 1 },
             { name: 'Priority', type: 'string', jsonPath: '.spec.options.priority', priority: 1 },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },

@@ -3,7 +3,7 @@
 // cluster: owner reference, labels, priority class, resources, GPU limit and placement, a hardened
 // security context, deadlines, and a podFailurePolicy that never retries invalid input.
 import type { MediaJobSpec } from '../../crds/src/spec.ts';
-import { NonRetryableExitCodes } from '../../worker-image/src/exit-codes.ts';
+import { FailFastExitCodes } from '../../worker-image/src/exit-codes.ts';
 import type { Priority } from './admission.ts';
 
 export interface MediaJobObject {
@@ -41,6 +41,8 @@ export interface JobBuilderSettings {
   ttlSecondsAfterFinished: number;
   /** Resources when the MediaJob carries no estimate annotation. */
   defaultResources: { cpu: number; memoryGb: number };
+  /** Chunks a split job with parallelism "auto" may run at once (KUBEFF_SPLIT_CAPACITY). */
+  splitCapacity?: number | undefined;
 }
 
 export const EstimateAnnotation = 'kubeff.io/estimate';
@@ -81,16 +83,32 @@ function resources(mj: MediaJobObject, s: JobBuilderSettings): { cpu: number; me
 }
 
 export function buildJob(mj: MediaJobObject, s: JobBuilderSettings) {
-  const gpu = needsGpu(mj.spec);
+  return jobFor(mj, s, { name: jobName(mj.metadata.name), gpu: needsGpu(mj.spec), resources: resources(mj, s), args: [], failFast: 'FailJob' });
+}
+
+interface PodShape {
+  name: string;
+  gpu: boolean;
+  resources: { cpu: number; memoryGb: number };
+  /** Worker arguments after `--job-id`. */
+  args: string[];
+  /** Extra labels (a split job's stage). */
+  labels?: Record<string, string>;
+  /** What invalid input fails: the Job, or (Indexed Jobs) the index. */
+  failFast: 'FailJob' | 'FailIndex';
+}
+
+function jobFor(mj: MediaJobObject, s: JobBuilderSettings, shape: PodShape) {
+  const gpu = shape.gpu;
   const pool = gpu ? s.gpuPool : s.cpuPool;
-  const r = resources(mj, s);
-  const name = jobName(mj.metadata.name);
+  const r = shape.resources;
   const labels = {
     'app.kubernetes.io/name': 'kubeff-worker',
     'app.kubernetes.io/managed-by': 'kubeff-operator',
     [JobLabel]: mj.metadata.name,
     'kubeff.io/job-type': mj.spec.type,
     'kubeff.io/pool': gpu ? 'gpu' : 'cpu',
+    ...shape.labels,
   };
   const traceparent = mj.metadata.annotations?.[TraceAnnotation];
   const env = [
@@ -109,7 +127,7 @@ export function buildJob(mj: MediaJobObject, s: JobBuilderSettings) {
     apiVersion: 'batch/v1' as const,
     kind: 'Job' as const,
     metadata: {
-      name,
+      name: shape.name,
       namespace: mj.metadata.namespace,
       labels,
       ...(traceparent ? { annotations: { [TraceAnnotation]: traceparent } } : {}),
@@ -119,12 +137,13 @@ export function buildJob(mj: MediaJobObject, s: JobBuilderSettings) {
       backoffLimit: Math.max(0, s.maxAttempts - 1),
       activeDeadlineSeconds: mj.spec.options.timeoutSeconds ?? s.defaultDeadlineSeconds,
       ttlSecondsAfterFinished: s.ttlSecondsAfterFinished,
-      // Exit codes the worker uses for "retrying cannot help" fail the Job at once; a pod evicted
-      // by the cluster (node drain, preemption) does not count against the attempts.
+      // The first matching rule applies. A pod evicted by the cluster (node drain, preemption)
+      // does not count against the attempts; exit codes that mean "retrying cannot help" fail at
+      // once. A pod stopped by SIGTERM for any other reason is retried like a crash.
       podFailurePolicy: {
         rules: [
-          { action: 'FailJob' as const, onExitCodes: { containerName: WorkerContainer, operator: 'In' as const, values: [...NonRetryableExitCodes] } },
           { action: 'Ignore' as const, onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] },
+          { action: shape.failFast, onExitCodes: { containerName: WorkerContainer, operator: 'In' as const, values: [...FailFastExitCodes] } },
         ],
       },
       template: {
@@ -144,7 +163,7 @@ export function buildJob(mj: MediaJobObject, s: JobBuilderSettings) {
               name: WorkerContainer,
               image: s.image,
               imagePullPolicy: s.imagePullPolicy ?? 'IfNotPresent',
-              args: ['--job-id', mj.metadata.name],
+              args: ['--job-id', mj.metadata.name, ...shape.args],
               env,
               ...(s.storageSecretName ? { envFrom: [{ secretRef: { name: s.storageSecretName } }] } : {}),
               resources: { requests: { cpu: String(r.cpu), memory: `${r.memoryGb}Gi` }, limits },
@@ -167,8 +186,11 @@ export function buildJob(mj: MediaJobObject, s: JobBuilderSettings) {
   };
 }
 
+/** The Jobs of a split MediaJob: three stages, then `cleanup` when it did not complete. */
 export type SplitJobStage = 'plan' | 'chunks' | 'merge' | 'cleanup';
 export const SplitStageLabel = 'kubeff.io/split-stage';
+/** Workers a split job with parallelism "auto" may count on when no setting says otherwise. */
+export const DefaultSplitCapacity = 8;
 
 /** The Job of one stage of a split MediaJob: `<name>-plan`, `<name>-chunks`, ... */
 export function splitJobName(mediaJobName: string, stage: SplitJobStage): string {
@@ -176,43 +198,44 @@ export function splitJobName(mediaJobName: string, stage: SplitJobStage): string
 }
 
 /**
- * Pure: the Job of a split job's stage. The same pod as a whole job's (placement, resources,
- * hardening, storage) with the stage's arguments. The chunks are ONE Indexed Job: each pod
- * encodes the chunk of its completion index (JOB_COMPLETION_INDEX, set by the Job controller),
- * retried alone (backoffLimitPerIndex); invalid input fails its index, and one failed index
- * fails the Job (maxFailedIndexes 0).
+ * Pure: the Job of a split job's stage, the same hardened pod as a whole job's with the stage's
+ * arguments and what the stage needs:
+ * - plan: on the job's pool (it decides the encoder, so it must see the GPU the chunks will
+ *   use), one CPU;
+ * - chunks: ONE Indexed Job. Each pod encodes the chunk of its completion index
+ *   (JOB_COMPLETION_INDEX, set by the Job controller) with the job's resources; a failed pod is
+ *   retried alone (backoffLimitPerIndex); invalid input fails its index, and one failed index
+ *   fails the Job (maxFailedIndexes 0);
+ * - merge: stream copy and one audio encode: the CPU pool, two CPUs at most, the job's memory;
+ * - cleanup: removes the working folder: the CPU pool, a tenth of a CPU.
  */
-export function buildSplitJob(mj: MediaJobObject, s: JobBuilderSettings, stage: SplitJobStage, opts: { capacity?: number; count?: number; parallelism?: number } = {}) {
-  const base = buildJob(mj, s);
+export function buildSplitJob(mj: MediaJobObject, s: JobBuilderSettings, stage: SplitJobStage, opts: { count?: number; parallelism?: number } = {}) {
+  const r = resources(mj, s);
+  const gpu = needsGpu(mj.spec);
   const name = splitJobName(mj.metadata.name, stage);
-  const labels = { ...base.metadata.labels, [SplitStageLabel]: stage };
-  const container = base.spec.template.spec.containers[0] as (typeof base.spec.template.spec.containers)[number];
-  const workerStage = stage === 'chunks' ? 'chunk' : stage;
-  const args = [...container.args, '--stage', workerStage, ...(stage === 'plan' ? ['--capacity', String(opts.capacity ?? 1)] : [])];
-  const template = { ...base.spec.template, metadata: { labels }, spec: { ...base.spec.template.spec, containers: [{ ...container, args }] } };
-  const retries = Math.max(0, s.maxAttempts - 1);
-  if (stage !== 'chunks') {
-    return { ...base, metadata: { ...base.metadata, name, labels }, spec: { ...base.spec, template } };
+  const labels = { [SplitStageLabel]: stage };
+  switch (stage) {
+    case 'plan':
+      return jobFor(mj, s, { name, labels, gpu, resources: { cpu: 1, memoryGb: Math.min(r.memoryGb, 1) }, args: ['--stage', 'plan', '--capacity', String(s.splitCapacity ?? DefaultSplitCapacity)], failFast: 'FailJob' });
+    case 'merge':
+      return jobFor(mj, s, { name, labels, gpu: false, resources: { cpu: Math.min(r.cpu, 2), memoryGb: r.memoryGb }, args: ['--stage', 'merge'], failFast: 'FailJob' });
+    case 'cleanup':
+      return jobFor(mj, s, { name, labels, gpu: false, resources: { cpu: 0.1, memoryGb: 0.25 }, args: ['--stage', 'cleanup'], failFast: 'FailJob' });
+    case 'chunks': {
+      const count = Math.max(1, opts.count ?? 1);
+      const base = jobFor(mj, s, { name, labels, gpu, resources: r, args: ['--stage', 'chunk'], failFast: 'FailIndex' });
+      const { backoffLimit, ...rest } = base.spec;
+      return {
+        ...base,
+        spec: {
+          ...rest,
+          completionMode: 'Indexed' as const,
+          completions: count,
+          parallelism: Math.max(1, Math.min(opts.parallelism ?? count, count)),
+          backoffLimitPerIndex: backoffLimit,
+          maxFailedIndexes: 0,
+        },
+      };
+    }
   }
-  const count = opts.count ?? 1;
-  const { backoffLimit: _wholeJobLimit, ...rest } = base.spec;
-  return {
-    ...base,
-    metadata: { ...base.metadata, name, labels },
-    spec: {
-      ...rest,
-      completionMode: 'Indexed' as const,
-      completions: count,
-      parallelism: Math.max(1, Math.min(opts.parallelism ?? count, count)),
-      backoffLimitPerIndex: retries,
-      maxFailedIndexes: 0,
-      podFailurePolicy: {
-        rules: [
-          { action: 'FailIndex' as const, onExitCodes: { containerName: WorkerContainer, operator: 'In' as const, values: [...NonRetryableExitCodes] } },
-          { action: 'Ignore' as const, onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] },
-        ],
-      },
-      template,
-    },
-  };
 }

@@ -43,6 +43,7 @@ const settings: JobBuilderSettings = {
   defaultDeadlineSeconds: int('KUBEFF_JOB_DEADLINE_SECONDS', 6 * 3600),
   ttlSecondsAfterFinished: int('KUBEFF_JOB_TTL_SECONDS', 3600),
   defaultResources: { cpu: int('KUBEFF_DEFAULT_CPU', 2), memoryGb: int('KUBEFF_DEFAULT_MEMORY_GB', 2) },
+  splitCapacity: Math.max(1, Math.min(64, int('KUBEFF_SPLIT_CAPACITY', 8))),
 };
 
 // Tracing only when an OTLP endpoint is configured (the gateway's setup, named for the operator).

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { normalizeRequest } from '../../crds/src/normalize.ts';
-import { audioStream, ffmpegBin, ffprobe, ffprobeBin, makeLogo, makeSource, makeStorage, videoStream, type StorageRoot } from '../support/media.ts';
+import { audioStream, ffmpegBin, ffprobe, frameHashes, frameTimes, makeLogo, makeSource, makeStorage, videoStream, type StorageRoot } from '../support/media.ts';
 import { expectCompleted, runRequest, runSpec, runSplit, type SplitRan } from '../support/worker.ts';
 
 let storage: StorageRoot;
@@ -13,19 +13,6 @@ beforeAll(() => {
   storage = makeStorage('kubeff-split-');
 });
 afterAll(() => storage.remove());
-
-/** Hashes of every decoded video frame, in order, in one pixel format. */
-function frameHashes(hostPath: string, inputArgs: string[] = []): string[] {
-  const out = execFileSync(ffmpegBin, ['-v', 'error', ...inputArgs, '-i', hostPath, '-map', '0:v:0', '-pix_fmt', 'yuv420p', '-f', 'framemd5', '-'], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  return out.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(',').pop()?.trim() ?? '');
-}
-
-/** Presentation times (seconds) of every video packet, in order. */
-function frameTimes(hostPath: string, stream = 'v:0'): number[] {
-  const out = execFileSync(ffprobeBin, ['-v', 'error', '-select_streams', stream, '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', hostPath], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  // A packet with side data prints a second field (and an empty line after it).
-  return out.split('\n').map((l) => Number(l.split(',')[0])).filter((t, i, all) => all[i] !== undefined && Number.isFinite(t) && out.split('\n')[i]?.trim() !== '').sort((a, b) => a - b);
-}
 
 function convertSpec(input: string, output: string, extra: Record<string, unknown> = {}, options: Record<string, unknown> = {}) {
   return normalizeRequest('convert', { input, output: { path: output, format: 'mp4', video: { codec: 'h264', crf: 0, preset: 'ultrafast' } }, ...extra, options: { hardware_acceleration: 'none', ...options } });

@@ -78,3 +78,16 @@ export function audioStream(p: Probed) {
   if (!a) throw new Error(`no audio stream in ${JSON.stringify(p)}`);
   return a;
 }
+
+/** Hashes of every decoded video frame, in order, in one pixel format. */
+export function frameHashes(hostPath: string, inputArgs: string[] = []): string[] {
+  const out = execFileSync(ffmpegBin, ['-v', 'error', ...inputArgs, '-i', hostPath, '-map', '0:v:0', '-pix_fmt', 'yuv420p', '-f', 'framemd5', '-'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  return out.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(',').pop()?.trim() ?? '');
+}
+
+/** Presentation times (seconds) of every packet of a stream, in order. */
+export function frameTimes(hostPath: string, stream = 'v:0'): number[] {
+  const out = execFileSync(ffprobeBin, ['-v', 'error', '-select_streams', stream, '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', hostPath], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  // A packet with side data prints a second field (and an empty line after it).
+  return out.split('\n').map((l) => Number(l.split(',')[0])).filter((t, i, all) => all[i] !== undefined && Number.isFinite(t) && out.split('\n')[i]?.trim() !== '').sort((a, b) => a - b);
+}

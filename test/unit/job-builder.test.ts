@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { normalizeRequest } from '../../crds/src/normalize.ts';
-import { buildJob, EstimateAnnotation, jobName, TraceAnnotation, type JobBuilderSettings, type MediaJobObject } from '../../operator/src/job-builder.ts';
+import { buildJob, buildSplitJob, DefaultSplitCapacity, EstimateAnnotation, jobName, splitJobName, TraceAnnotation, type JobBuilderSettings, type MediaJobObject } from '../../operator/src/job-builder.ts';
 
 const settings: JobBuilderSettings = {
   image: 'ghcr.io/kubeff/worker:0.1.0',
@@ -59,12 +59,13 @@ describe('buildJob', () => {
     expect(pod.volumes[0]).toEqual({ name: 'storage', persistentVolumeClaim: { claimName: 'kubeff-storage' } });
   });
 
-  it('fails at once on invalid input and ignores disruptions, retrying only transient failures', () => {
+  it('ignores disruptions first, then fails at once on invalid input; a pod stopped by SIGTERM alone is retried', () => {
     const spec = buildJob(mediaJob({}), settings).spec;
     expect(spec.backoffLimit).toBe(2);
     expect(spec.template.spec.restartPolicy).toBe('Never');
-    expect(spec.podFailurePolicy.rules[0]).toEqual({ action: 'FailJob', onExitCodes: { containerName: 'worker', operator: 'In', values: [64, 65, 69, 80] } });
-    expect(spec.podFailurePolicy.rules[1]).toMatchObject({ action: 'Ignore' });
+    // The first matching rule applies: an evicted pod (its worker exits 80 on SIGTERM) must not fail the Job.
+    expect(spec.podFailurePolicy.rules[0]).toEqual({ action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] });
+    expect(spec.podFailurePolicy.rules[1]).toEqual({ action: 'FailJob', onExitCodes: { containerName: 'worker', operator: 'In', values: [64, 65, 69] } });
   });
 
   it.each([
@@ -111,5 +112,63 @@ describe('buildJob', () => {
     expect(jobName(long)).toBe(jobName(long));
     expect(jobName(long)).not.toBe(jobName(`${'x'.repeat(79)}y`));
     expect(jobName('short')).toBe('short');
+  });
+});
+
+describe('buildSplitJob', () => {
+  const estimate = { [EstimateAnnotation]: JSON.stringify({ resources: { cpu_cores: 4, memory_gb: 3 } }) };
+  const split = (options: Record<string, unknown> = {}) => mediaJob({ options: { parallelism: 3, ...options } }, { annotations: estimate });
+
+  it('runs the chunks as ONE Indexed Job: completions = chunks, parallelism = the limit, retries per index', () => {
+    const job = buildSplitJob(split(), settings, 'chunks', { count: 5, parallelism: 3 });
+    expect(job.metadata.name).toBe('job-1-chunks');
+    expect(job.spec).toMatchObject({ completionMode: 'Indexed', completions: 5, parallelism: 3, backoffLimitPerIndex: 2, maxFailedIndexes: 0 });
+    expect(job.spec).not.toHaveProperty('backoffLimit');
+    expect(job.spec.podFailurePolicy.rules).toEqual([
+      { action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] },
+      { action: 'FailIndex', onExitCodes: { containerName: 'worker', operator: 'In', values: [64, 65, 69] } },
+    ]);
+    const c = job.spec.template.spec.containers[0];
+    expect(c?.args).toEqual(['--job-id', 'job-1', '--stage', 'chunk']);
+    expect(c?.resources.requests).toEqual({ cpu: '4', memory: '3Gi' });
+    expect(job.spec.template.metadata.labels).toMatchObject({ 'kubeff.io/mediajob': 'job-1', 'kubeff.io/split-stage': 'chunks' });
+  });
+
+  it('never runs more chunk pods at once than there are chunks', () => {
+    expect(buildSplitJob(split(), settings, 'chunks', { count: 2, parallelism: 8 }).spec).toMatchObject({ completions: 2, parallelism: 2 });
+  });
+
+  it('plans on the job\'s pool with one CPU and the configured capacity for "auto"', () => {
+    const plan = buildSplitJob(split({ hardware_acceleration: 'nvenc' }), { ...settings, splitCapacity: 12 }, 'plan');
+    const c = plan.spec.template.spec.containers[0];
+    expect(c?.args).toEqual(['--job-id', 'job-1', '--stage', 'plan', '--capacity', '12']);
+    expect(c?.resources.requests).toEqual({ cpu: '1', memory: '1Gi' });
+    // It decides the encoder for every chunk: it must see the GPU the chunks will use.
+    expect(c?.resources.limits['nvidia.com/gpu']).toBe('1');
+    expect(plan.spec.template.spec.nodeSelector).toEqual({ 'kubeff.io/pool': 'gpu' });
+    expect(buildSplitJob(split(), settings, 'plan').spec.template.spec.containers[0]?.args).toContain(String(DefaultSplitCapacity));
+  });
+
+  it.each([
+    { stage: 'merge' as const, cpu: '2', memory: '3Gi' },
+    { stage: 'cleanup' as const, cpu: '0.1', memory: '0.25Gi' },
+  ])('runs the $stage step on the CPU pool without a GPU, with $cpu CPU', ({ stage, cpu, memory }) => {
+    const job = buildSplitJob(split({ hardware_acceleration: 'nvenc' }), settings, stage);
+    const c = job.spec.template.spec.containers[0];
+    expect(job.metadata.name).toBe(splitJobName('job-1', stage));
+    expect(c?.args).toEqual(['--job-id', 'job-1', '--stage', stage]);
+    expect(c?.resources.requests).toEqual({ cpu, memory });
+    expect(c?.resources.limits).not.toHaveProperty('nvidia.com/gpu');
+    expect(job.spec.template.spec.nodeSelector).toEqual({ 'kubeff.io/pool': 'cpu' });
+    expect(job.spec).toMatchObject({ backoffLimit: 2 });
+  });
+
+  it('gives every stage the same owner, hardening and storage as a whole job', () => {
+    for (const stage of ['plan', 'chunks', 'merge', 'cleanup'] as const) {
+      const job = buildSplitJob(split(), settings, stage, { count: 3 });
+      expect(job.metadata.ownerReferences[0]).toMatchObject({ kind: 'MediaJob', uid: 'uid-1', controller: true });
+      expect(job.spec.template.spec.securityContext).toMatchObject({ runAsNonRoot: true });
+      expect(job.spec.template.spec.volumes[0]).toEqual({ name: 'storage', persistentVolumeClaim: { claimName: 'kubeff-storage' } });
+    }
   });
 });

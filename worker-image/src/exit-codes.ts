@@ -18,3 +18,10 @@ export const ExitCode = {
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
 export const NonRetryableExitCodes: readonly number[] = [ExitCode.invalidSpec, ExitCode.invalidInput, ExitCode.unavailable, ExitCode.cancelled];
+
+/**
+ * The exit codes a pod fails fast on (a Job's podFailurePolicy). Not `cancelled`: a pod gets
+ * SIGTERM when its Job is deleted (cancellation: nothing is retried anyway) but also when the pod
+ * alone is deleted or its node drained, and then the work must go on in a new pod.
+ */
+export const FailFastExitCodes: readonly number[] = [ExitCode.invalidSpec, ExitCode.invalidInput, ExitCode.unavailable];

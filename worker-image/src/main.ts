@@ -85,7 +85,7 @@ async function main(): Promise<number> {
   // In a cluster, NATS_URL adds live events on NATS beside the JSON lines.
   const natsUrl = env['NATS_URL'];
   const events = natsUrl
-    ? new TeeSink(sink, new NatsSink({ url: natsUrl, namespace: env['KUBEFF_NAMESPACE'] ?? 'default', name: jobId, traceparent: env['TRACEPARENT'] }))
+    ? new TeeSink(sink, new NatsSink({ url: natsUrl, namespace: env['KUBEFF_NAMESPACE'] ?? 'default', name: jobId, traceparent: env['TRACEPARENT'], split: split && { stage: split.stage, index: split.stage === 'chunk' ? split.index : undefined } }))
     : sink;
 
   const { result, exitCode } = await runJob(spec, {

@@ -10,8 +10,19 @@ function token(s: string): string {
   return s.replace(/[.*>\s]/g, '_') || '_';
 }
 
-export function subjectFor(namespace: string, name: string, event: WorkerEvent): string {
-  const kind = event.type === 'progress' ? 'progress' : event.type === 'log' ? 'log' : 'event';
+/** A stage of a split job: its progress is its own, which the operator adds up for the job. */
+export interface SplitStageRef {
+  stage: 'plan' | 'chunk' | 'merge' | 'cleanup';
+  index?: number | undefined;
+}
+
+/**
+ * A whole job's progress goes to `.progress`, which SSE streams and the status show as it is. A
+ * split job's stages report theirs on `.split` (with the stage and chunk index): only the
+ * operator reads those, and publishes the job's combined progress on `.progress`.
+ */
+export function subjectFor(namespace: string, name: string, event: WorkerEvent, split?: SplitStageRef): string {
+  const kind = event.type === 'log' ? 'log' : event.type === 'progress' || event.type === 'stage' ? (split ? 'split' : event.type === 'progress' ? 'progress' : 'event') : 'event';
   return `kubeff.jobs.${token(namespace)}.${token(name)}.${kind}`;
 }
 
@@ -21,12 +32,14 @@ export class NatsSink implements EventSink {
   private readonly namespace: string;
   private readonly name: string;
   private readonly traceparent: string | undefined;
+  private readonly split: SplitStageRef | undefined;
   private readonly pending: WorkerEvent[] = [];
 
-  constructor(opts: { url: string; namespace: string; name: string; traceparent?: string | undefined; connectTimeoutMs?: number }) {
+  constructor(opts: { url: string; namespace: string; name: string; traceparent?: string | undefined; connectTimeoutMs?: number; split?: SplitStageRef | undefined }) {
     this.namespace = opts.namespace;
     this.name = opts.name;
     this.traceparent = opts.traceparent;
+    this.split = opts.split;
     this.ready = connect({ servers: opts.url, timeout: opts.connectTimeoutMs ?? 2000, name: `kubeff-worker ${opts.name}`, maxReconnectAttempts: 10 }).then(
       (nc) => {
         this.nc = nc;
@@ -47,7 +60,9 @@ export class NatsSink implements EventSink {
     try {
       const h = headers();
       if (this.traceparent) h.set('traceparent', this.traceparent);
-      this.nc?.publish(subjectFor(this.namespace, this.name, event), JSON.stringify(event), { headers: h });
+      const subject = subjectFor(this.namespace, this.name, event, this.split);
+      const payload = this.split && subject.endsWith('.split') ? { ...event, splitStage: this.split.stage, ...(this.split.index !== undefined ? { chunk: this.split.index } : {}) } : event;
+      this.nc?.publish(subject, JSON.stringify(payload), { headers: h });
     } catch {
       // a closed or draining connection: drop the event
     }

@@ -115,6 +115,12 @@ export class SplitRun extends JobRun {
       ? unsplit(spec, info)
       : planSplit(spec, info, await frameIndex(env.tools.ffprobe, input.ref, 'input.path'), { parallelism: spec.options.parallelism ?? 1, chunkSeconds: spec.options.chunkSeconds, capacity });
     this.checkAborted();
+    if (plan.count <= 1) {
+      // Not split after all: the job runs whole and needs no working folder.
+      await rm(this.dir, { recursive: true, force: true });
+      this.log('1 chunk: the job runs as one FFmpeg');
+      return { outputs: [], acceleration, chunking: chunkingOf(plan) };
+    }
     const file: SplitPlanFile = { version: 1, input: input.location, info, acceleration, plan };
     await writeJson(join(this.dir, 'plan.json'), file);
     this.log(`${plan.count} chunk(s), ${plan.chunks.filter((c) => c.onKeyframe).length} on keyframes, at most ${plan.concurrency} at once`);
@@ -150,8 +156,9 @@ export class SplitRun extends JobRun {
   private async context(file: SplitPlanFile, input: InputRef, staging: string): Promise<PlanContext> {
     const { spec, env } = this;
     const caps = await capabilities(env.tools.ffmpeg);
-    // Every chunk must come from the same encoder; decoding may differ from node to node.
-    if (file.acceleration.encode === 'nvenc' && !caps.workingNvenc) {
+    // Every chunk must come from the same encoder; decoding may differ from node to node. The
+    // merge encodes no video: it may run on a node without a GPU.
+    if (this.which.stage === 'chunk' && file.acceleration.encode === 'nvenc' && !caps.workingNvenc) {
       throw new JobFailure('UNSUPPORTED_CAPABILITY', ExitCode.unavailable, 'this split job encodes with NVENC, and this node has no working NVENC', 'options.hardware_acceleration');
     }
     const acceleration: Acceleration = file.acceleration.decode === 'nvdec' && !caps.nvdec ? { ...file.acceleration, decode: 'cpu' } : file.acceleration;

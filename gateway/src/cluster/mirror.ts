@@ -31,7 +31,7 @@ export function eventFromMessage(subject: string, seq: number, payload: unknown,
   switch (s.kind) {
     case 'progress':
       if (p['type'] !== 'progress' || num(p['percentage']) === undefined) return undefined;
-      return { seq, jobId: s.name, type: 'progress', time, data: dropUndefined({ percentage: num(p['percentage']), stage: typeof p['stage'] === 'string' ? p['stage'] : undefined, fps: num(p['fps']), speed: num(p['speed']), eta_seconds: num(p['etaSeconds']), time }) };
+      return { seq, jobId: s.name, type: 'progress', time, data: dropUndefined({ percentage: num(p['percentage']), stage: typeof p['stage'] === 'string' ? p['stage'] : undefined, fps: num(p['fps']), speed: num(p['speed']), eta_seconds: num(p['etaSeconds']), chunks: chunkCounts(p['chunks']), time }) };
     case 'log':
       return typeof p['line'] === 'string' ? { seq, jobId: s.name, type: 'log', time, data: { line: p['line'] } } : undefined;
     case 'status':
@@ -39,6 +39,17 @@ export function eventFromMessage(subject: string, seq: number, payload: unknown,
     default:
       return undefined; // the worker's own lifecycle notes: the operator's status events are authoritative
   }
+}
+
+/** A split job's chunk counts, when a progress event carries them (the operator's combined progress). */
+function chunkCounts(v: unknown): { total: number; completed: number; failed: number } | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const c = v as Record<string, unknown>;
+  const int = (x: unknown) => (typeof x === 'number' && Number.isInteger(x) && x >= 0 ? x : undefined);
+  const total = int(c['total']);
+  const completed = int(c['completed']);
+  const failed = int(c['failed']);
+  return total !== undefined && completed !== undefined && failed !== undefined ? { total, completed, failed } : undefined;
 }
 
 export interface MirrorOptions {

@@ -20,7 +20,9 @@ import type { Logger } from 'pino';
 import type { MediaJobSpec } from '../../../crds/src/spec.ts';
 import type { MediaJobStatus } from '../../../crds/src/status.ts';
 import { admit, type QueuedJob } from '../admission.ts';
-import { buildJob, JobLabel, jobName, TraceAnnotation, type JobBuilderSettings } from '../job-builder.ts';
+import { buildJob, buildSplitJob, JobLabel, jobName, splitJobName, SplitStageLabel, TraceAnnotation, WorkerContainer, type JobBuilderSettings } from '../job-builder.ts';
+import { chunkSecondsOf, isSplitJob, SplitProgressBook, type SplitProgressEvent, type StageProgress } from '../split.ts';
+import { indexSet, reconcileSplit, WorkStages, type ObservedStage, type SplitAction, type SplitStageName } from '../split-reconcile.ts';
 import { isTerminal } from '../phases.ts';
 import { CancelAnnotation, reconcile, type ObservedJob, type ObservedPod } from '../reconcile.ts';
 import { lifecycleEvent } from '../lifecycle.ts';
@@ -77,6 +79,7 @@ export class MediaJobController {
   private stopped = false;
   private resync: NodeJS.Timeout | undefined;
   private relay: ProgressRelay | undefined;
+  private readonly splitProgress = new SplitProgressBook();
   private publisher: LifecyclePublisher | undefined;
 
   constructor(o: ControllerOptions) {
@@ -112,7 +115,7 @@ export class MediaJobController {
     this.resync.unref();
     this.enqueueAll();
     if (this.o.natsUrl) {
-      this.relay = new ProgressRelay({ url: this.o.natsUrl, intervalMs: this.o.progressIntervalMs, log: this.o.log, apply: (u) => this.applyProgress(u) });
+      this.relay = new ProgressRelay({ url: this.o.natsUrl, intervalMs: this.o.progressIntervalMs, log: this.o.log, apply: (u) => this.applyProgress(u), onSplit: (ns, name, u) => this.splitProgressOf(ns, name, u) });
       await this.relay.start();
       this.publisher = new LifecyclePublisher({ url: this.o.natsUrl, log: this.o.log });
       await this.publisher.start();
@@ -137,7 +140,24 @@ export class MediaJobController {
     );
   }
 
+  /** A split job's progress from one of its stage pods, added up with what the Job says is done. */
+  private splitProgressOf(ns: string, name: string, u: StageProgress): SplitProgressEvent | undefined {
+    const mj = this.mediaJobs.get(name, ns);
+    const chunking = mj?.status?.chunking;
+    if (!mj?.metadata?.uid || mj.status?.phase !== 'processing' || !chunking) return undefined;
+    const chunks = this.ownedJob(splitJobName(name, 'chunks'), ns, mj.metadata.uid);
+    return this.splitProgress.update(key(ns, name), u, {
+      chunkSeconds: chunkSecondsOf(chunking.boundaries),
+      completed: indexSet(chunks?.status?.completedIndexes),
+      failed: chunks?.status?.failed ?? 0,
+      nowMs: Date.now(),
+      time: new Date().toISOString(),
+      minIntervalMs: Math.min(500, this.o.progressIntervalMs ?? 500),
+    });
+  }
+
   async stop(): Promise<void> {
+    if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.resync);
     await this.relay?.stop();
@@ -223,66 +243,46 @@ export class MediaJobController {
     const mj = this.mediaJobs.get(name, ns);
     if (!mj || !mj.metadata?.uid) {
       this.starting.delete(k);
-      return; // deleted: the garbage collector removes its Job through the owner reference
+      this.splitProgress.forget(k);
+      return; // deleted: the garbage collector removes its Jobs through the owner reference
     }
     const status = mj.status ?? {};
     if (status.phase && status.phase !== 'queued') this.starting.delete(k);
-    const job = this.jobs.get(jobName(name), ns);
+    const uid = mj.metadata.uid;
+    const now = new Date().toISOString();
+    const observed = { name, generation: mj.metadata.generation ?? 1, annotations: mj.metadata.annotations ?? {}, status };
     const pods = this.pods.list(ns).filter((p) => p.metadata?.labels?.[JobLabel] === name);
-    const observedJob: ObservedJob | undefined = job
-      ? {
-          active: job.status?.active ?? 0,
-          failedPods: job.status?.failed ?? 0,
-          conditions: (job.status?.conditions ?? []).map((c) => ({ type: c.type, status: c.status, reason: c.reason, message: c.message })),
-          startTime: job.status?.startTime ? new Date(job.status.startTime).toISOString() : undefined,
-        }
-      : undefined;
-    const observedPods: ObservedPod[] = pods.map((p) => {
-      const t = p.status?.containerStatuses?.find((c) => c.name === 'worker')?.state?.terminated;
-      return {
-        phase: p.status?.phase ?? 'Pending',
-        terminated: t ? { exitCode: t.exitCode, message: t.message, finishedAt: t.finishedAt ? new Date(t.finishedAt).toISOString() : undefined } : undefined,
-      };
-    });
-    const needsAdmission = !job && !isTerminal(status.phase ?? 'queued');
-    const decision = reconcile({
-      mediaJob: { name, generation: mj.metadata.generation ?? 1, annotations: mj.metadata.annotations ?? {}, status },
-      job: observedJob,
-      pods: observedPods,
-      admitted: needsAdmission ? this.admitted(k) : false,
-      now: new Date().toISOString(),
-    });
+    let decision: { status: MediaJobStatus | undefined; actions: SplitAction[] };
+    let attemptJob: V1Job | undefined;
+    if (isSplitJob(mj.spec)) {
+      const stages: Partial<Record<SplitStageName, ObservedStage>> = {};
+      for (const stage of ['plan', 'chunks', 'merge', 'whole', 'cleanup'] as const) {
+        const job = this.ownedJob(stage === 'whole' ? jobName(name) : splitJobName(name, stage), ns, uid);
+        if (!job) continue;
+        const stagePods = pods.filter((p) => (p.metadata?.labels?.[SplitStageLabel] ?? 'whole') === stage);
+        stages[stage] = { job: observeJob(job), pods: stagePods.map(observePod) };
+      }
+      const started = WorkStages.some((s) => stages[s]) || (status.chunking !== undefined && status.startedAt !== undefined);
+      decision = reconcileSplit({ mediaJob: observed, stages, admitted: !started && !isTerminal(status.phase ?? 'queued') ? this.admitted(k) : false, now });
+      attemptJob = this.ownedJob(splitJobName(name, 'merge'), ns, uid) ?? this.ownedJob(jobName(name), ns, uid);
+    } else {
+      const job = this.ownedJob(jobName(name), ns, uid);
+      const plain = reconcile({
+        mediaJob: observed,
+        job: job ? observeJob(job) : undefined,
+        pods: pods.map(observePod),
+        admitted: !job && !isTerminal(status.phase ?? 'queued') ? this.admitted(k) : false,
+        now,
+      });
+      decision = { status: plain.status, actions: plain.actions.map((a) => ({ ...a, stage: 'whole' as const })) };
+      attemptJob = job;
+    }
     const log = this.o.log.child({ namespace: ns, name, jobId: name });
     // Counted as running before any await: concurrent reconciles must not admit past the limits.
-    if (decision.actions.some((a) => a.type === 'createJob')) this.starting.set(k, this.ownerOf(mj));
+    if (decision.actions.some((a) => a.type === 'createJob' && (a.stage === 'plan' || a.stage === 'whole'))) this.starting.set(k, this.ownerOf(mj));
     for (const a of decision.actions) {
-      if (a.type === 'createJob') {
-        const annotations = mj.metadata.annotations ?? {};
-        const span = startCreateJobSpan(annotations[TraceAnnotation], { 'kubeff.job.id': name, 'k8s.namespace.name': ns, 'kubeff.job.type': mj.spec.type });
-        const traced = span.traceparent ? { ...annotations, [TraceAnnotation]: span.traceparent } : annotations;
-        const body = buildJob({ apiVersion: 'kubeff.io/v1alpha1', kind: 'MediaJob', metadata: { name, namespace: ns, uid: mj.metadata.uid, annotations: traced }, spec: mj.spec }, this.o.settings);
-        try {
-          await this.batch.createNamespacedJob({ namespace: ns, body: body as V1Job });
-          this.o.metrics?.jobsCreated.inc();
-          span.end();
-          log.info('job created');
-        } catch (err) {
-          if (httpCode(err) !== 409) {
-            span.end(String(httpCode(err) ?? err));
-            this.starting.delete(k);
-            throw err;
-          } // else AlreadyExists: a stale cache, nothing to do
-          span.end();
-        }
-      } else {
-        try {
-          await this.batch.deleteNamespacedJob({ name: jobName(name), namespace: ns, propagationPolicy: a.propagation });
-          this.o.metrics?.jobsDeleted.inc();
-          log.info('job deleted');
-        } catch (err) {
-          if (httpCode(err) !== 404) throw err;
-        }
-      }
+      if (a.type === 'createJob') await this.createJob(k, mj, a, log);
+      else await this.deleteJob(a.stage === 'whole' ? jobName(name) : splitJobName(name, a.stage), ns, a.propagation, log);
     }
     if (decision.status) {
       await this.custom.patchNamespacedCustomObjectStatus(
@@ -290,17 +290,75 @@ export class MediaJobController {
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
       );
       const next = decision.status.phase ?? 'queued';
-      if (isTerminal(next) && job) {
+      if (isTerminal(next) && attemptJob && !isTerminal(status.phase ?? 'queued')) {
         // The attempt's span hangs under the Job's creation (the traceparent its pods got).
-        recordAttemptSpan(job.metadata?.annotations?.[TraceAnnotation], `job ${mj.spec.type}`, decision.status.startedAt ?? status.startedAt, next, { 'kubeff.job.id': name, 'k8s.namespace.name': ns, 'kubeff.job.attempts': decision.status.attempts ?? 1 }, decision.status.error?.message);
+        recordAttemptSpan(attemptJob.metadata?.annotations?.[TraceAnnotation], `job ${mj.spec.type}`, decision.status.startedAt ?? status.startedAt, next, { 'kubeff.job.id': name, 'k8s.namespace.name': ns, 'kubeff.job.attempts': decision.status.attempts ?? 1 }, decision.status.error?.message);
       }
-      const event = lifecycleEvent(mj.metadata.uid, status, decision.status, new Date().toISOString(), mj.spec.options?.priority);
+      const event = lifecycleEvent(uid, status, decision.status, new Date().toISOString(), mj.spec.options?.priority);
       if (event) this.publisher?.publish(ns, name, event, mj.metadata.annotations?.[TraceAnnotation]);
-      if (isTerminal(decision.status.phase ?? 'queued')) {
+      if (isTerminal(next)) {
         this.starting.delete(k);
+        this.splitProgress.forget(k);
         // A finished job frees a slot: the queue may admit the next one.
-        this.enqueueAll();
+        if (!isTerminal(status.phase ?? 'queued')) this.enqueueAll();
       }
     }
   }
+
+  /** A Job of this MediaJob (its controller owner reference), or undefined. */
+  private ownedJob(jobNameValue: string, ns: string, uid: string): V1Job | undefined {
+    const job = this.jobs.get(jobNameValue, ns);
+    return job?.metadata?.ownerReferences?.some((r) => r.uid === uid && r.controller) ? job : undefined;
+  }
+
+  private async createJob(k: string, mj: MediaJobResource, a: Extract<SplitAction, { type: 'createJob' }>, log: Logger): Promise<void> {
+    const [ns, name] = k.split('/') as [string, string];
+    const annotations = mj.metadata?.annotations ?? {};
+    const span = startCreateJobSpan(annotations[TraceAnnotation], { 'kubeff.job.id': name, 'k8s.namespace.name': ns, 'kubeff.job.type': mj.spec.type, 'kubeff.job.stage': a.stage });
+    const traced = span.traceparent ? { ...annotations, [TraceAnnotation]: span.traceparent } : annotations;
+    const object = { apiVersion: 'kubeff.io/v1alpha1' as const, kind: 'MediaJob' as const, metadata: { name, namespace: ns, uid: mj.metadata?.uid ?? '', annotations: traced }, spec: mj.spec };
+    const body = a.stage === 'whole' ? buildJob(object, this.o.settings) : buildSplitJob(object, this.o.settings, a.stage, a.chunks ?? {});
+    try {
+      await this.batch.createNamespacedJob({ namespace: ns, body: body as V1Job });
+      this.o.metrics?.jobsCreated.inc();
+      span.end();
+      log.info({ stage: a.stage, job: body.metadata.name }, 'job created');
+    } catch (err) {
+      if (httpCode(err) !== 409) {
+        span.end(String(httpCode(err) ?? err));
+        this.starting.delete(k);
+        throw err;
+      } // else AlreadyExists: a stale cache, nothing to do
+      span.end();
+    }
+  }
+
+  private async deleteJob(jobNameValue: string, ns: string, propagation: 'Foreground', log: Logger): Promise<void> {
+    try {
+      await this.batch.deleteNamespacedJob({ name: jobNameValue, namespace: ns, propagationPolicy: propagation });
+      this.o.metrics?.jobsDeleted.inc();
+      log.info({ job: jobNameValue }, 'job deleted');
+    } catch (err) {
+      if (httpCode(err) !== 404) throw err;
+    }
+  }
+}
+
+function observeJob(job: V1Job): ObservedJob {
+  return {
+    active: job.status?.active ?? 0,
+    failedPods: job.status?.failed ?? 0,
+    conditions: (job.status?.conditions ?? []).map((c) => ({ type: c.type, status: c.status, reason: c.reason, message: c.message })),
+    startTime: job.status?.startTime ? new Date(job.status.startTime).toISOString() : undefined,
+    completedIndexes: job.status?.completedIndexes,
+    deleting: job.metadata?.deletionTimestamp !== undefined,
+  };
+}
+
+function observePod(p: V1Pod): ObservedPod {
+  const t = p.status?.containerStatuses?.find((c) => c.name === WorkerContainer)?.state?.terminated;
+  return {
+    phase: p.status?.phase ?? 'Pending',
+    terminated: t ? { exitCode: t.exitCode, message: t.message, finishedAt: t.finishedAt ? new Date(t.finishedAt).toISOString() : undefined } : undefined,
+  };
 }

@@ -3,6 +3,8 @@
 // state always comes from the pod's termination message, so losing NATS loses nothing.
 import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import { jobSubject, parseJobSubject } from '../nats/subjects.ts';
+import { parseStageProgress, type SplitProgressEvent, type StageProgress } from '../split.ts';
 
 export interface ProgressUpdate {
   namespace: string;
@@ -36,6 +38,9 @@ export function shouldSend(last: number | undefined, now: number, intervalMs: nu
   return final || last === undefined || now - last >= intervalMs;
 }
 
+/** Adds a split job's stage progress into the job's; undefined when nothing is due yet. */
+export type SplitHandler = (namespace: string, name: string, u: StageProgress) => SplitProgressEvent | undefined;
+
 export class ProgressRelay {
   private nc: NatsConnection | undefined;
   private sub: Subscription | undefined;
@@ -44,12 +49,15 @@ export class ProgressRelay {
   private readonly intervalMs: number;
   private readonly apply: (u: ProgressUpdate) => Promise<void>;
   private readonly log: Logger;
+  private readonly onSplit: SplitHandler | undefined;
+  private splitSub: Subscription | undefined;
 
-  constructor(o: { url: string; intervalMs?: number; log: Logger; apply: (u: ProgressUpdate) => Promise<void> }) {
+  constructor(o: { url: string; intervalMs?: number; log: Logger; apply: (u: ProgressUpdate) => Promise<void>; onSplit?: SplitHandler }) {
     this.url = o.url;
     this.intervalMs = o.intervalMs ?? 2000;
     this.apply = o.apply;
     this.log = o.log;
+    this.onSplit = o.onSplit;
   }
 
   async start(): Promise<void> {
@@ -73,10 +81,36 @@ export class ProgressRelay {
         this.apply(u).catch((err: unknown) => this.log.debug({ err, namespace: u.namespace, name: u.name }, 'progress patch skipped'));
       }
     })();
+    if (this.onSplit) this.followSplitStages(this.nc, this.onSplit);
+  }
+
+  /**
+   * A split job's stage pods report their own progress on `.split`; the handler adds it up into
+   * the job's, published on `.progress` like a whole job's (SSE streams, webhooks and the status
+   * patch above read it there).
+   */
+  private followSplitStages(nc: NatsConnection, onSplit: SplitHandler): void {
+    this.splitSub = nc.subscribe('kubeff.jobs.*.*.split');
+    void (async () => {
+      for await (const m of this.splitSub ?? []) {
+        const subject = parseJobSubject(m.subject);
+        let data: unknown;
+        try {
+          data = m.json();
+        } catch {
+          continue;
+        }
+        const u = subject ? parseStageProgress(data) : undefined;
+        if (!subject || !u) continue;
+        const event = onSplit(subject.namespace, subject.name, u);
+        if (event) nc.publish(jobSubject(subject.namespace, subject.name, 'progress'), JSON.stringify(event));
+      }
+    })();
   }
 
   async stop(): Promise<void> {
     this.sub?.unsubscribe();
+    this.splitSub?.unsubscribe();
     await this.nc?.close().catch(() => undefined);
   }
 }

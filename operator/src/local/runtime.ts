@@ -14,7 +14,7 @@ import { dropUndefined } from '../../../crds/src/fields.ts';
 import { admit, type AdmissionLimits } from '../admission.ts';
 import type { JobEventBus } from '../bus.ts';
 import { afterExit, defaultRetryPolicy, type RetryPolicy } from '../retry.ts';
-import { isSplitJob, splitEta, splitPercentage, type SplitPhase } from '../split.ts';
+import { chunkSecondsOf, isSplitJob, splitEta, splitPercentage, type SplitPhase } from '../split.ts';
 import { isTerminal } from '../phases.ts';
 import type { JobRecord, Store } from './store.ts';
 
@@ -405,7 +405,7 @@ export class LocalRuntime {
         this.spawnTask(run, { kind: 'whole' });
         return;
       }
-      const seconds = chunking.boundaries.slice(1).map((b, i) => b - (chunking.boundaries[i] as number));
+      const seconds = chunkSecondsOf(chunking.boundaries);
       Object.assign(sp, {
         phase: 'chunks', chunkSeconds: seconds, chunkPercent: seconds.map(() => 0), chunkSpeed: seconds.map(() => 0), chunkAttempts: seconds.map(() => 0),
         pending: seconds.map((_, i) => i), concurrency: chunking.parallelism ?? chunking.count, chunking,
