@@ -168,7 +168,7 @@ function validateSplit(spec: MediaJobSpec, out: SpecIssue[]): void {
 /** Pure: why a job cannot be split and stitched, or undefined when it can. Needs no probe. */
 export function splitRefusal(spec: MediaJobSpec): string | undefined {
   if (spec.type === 'analyze') return 'quality metrics compare whole timelines in one pass';
-  if (spec.type === 'stream') return 'split HLS/DASH ladders are not supported yet; only convert jobs are split';
+  if (spec.type === 'stream') return undefined;
   const o = spec.output;
   if (!o) return undefined;
   const rule = ContainerRules[o.format];

@@ -2,10 +2,10 @@
 // chunk's progress adds up to, and the status a split job shows while its stages run.
 import type { MediaJobSpec } from '../../crds/src/spec.ts';
 
-/** A job is split when it asks for more than one worker (or for "auto") and is a convert. */
+/** A job is split when it asks for more than one worker (or for "auto") and is a convert or an HLS/DASH ladder. */
 export function isSplitJob(spec: MediaJobSpec): boolean {
   const p = spec.options.parallelism;
-  return spec.type === 'convert' && p !== undefined && p !== 1;
+  return (spec.type === 'convert' || spec.type === 'stream') && p !== undefined && p !== 1;
 }
 
 /** Shares of a split job's progress: planning is quick, stitching copies the video once. */

@@ -201,6 +201,22 @@ describe('split jobs in cluster mode', () => {
     expect(existsSync(storage.host('/storage/out/doomed.mp4'))).toBe(false);
   });
 
+  it('splits an HLS ladder the same way: the merge (on the CPU pool) writes every rendition, segmented on the edges', async () => {
+    await apply('ladder-1', {
+      type: 'stream', input: { path: '/storage/src/short.mp4' },
+      stream: { format: 'hls', path: '/storage/out/ladder', segmentDuration: 2, videoCodec: 'h264', audioBitrate: 128000, variants: [{ name: 'hi', width: 320, height: 240, bitrate: 600000 }, { name: 'lo', width: 160, height: 120, bitrate: 200000 }] },
+      options: { parallelism: 3 },
+    });
+    const mj = await finished('ladder-1');
+    expect(mj.status?.phase, JSON.stringify(mj.status)).toBe('completed');
+    expect(mj.status?.chunks).toEqual({ total: 3, completed: 3, failed: 0 });
+    expect(mj.status?.outputs?.map((o) => o.path)).toEqual(['/storage/out/ladder/master.m3u8', '/storage/out/ladder/hi/index.m3u8', '/storage/out/ladder/lo/index.m3u8']);
+    for (const r of ['hi', 'lo']) expect(readFileSync(storage.host(`/storage/out/ladder/${r}/index.m3u8`), 'utf8').match(/#EXTINF:2\.000000,/g), r).toHaveLength(3);
+    const merge = (await podsOf('ladder-1')).find((p) => p.metadata.labels?.['kubeff.io/split-stage'] === 'merge');
+    expect(merge?.spec.nodeName).toBe('cpu-node');
+    expect(existsSync(splitFolder('ladder-1'))).toBe(false);
+  });
+
   it('creates nothing twice and loses nothing when the operator restarts while the chunks run', async () => {
     await apply('restart-1', { ...lossless('/storage/src/long.mp4', '/storage/out/restart.mp4', 'slow'), options: { parallelism: 3 } });
     await eventually('chunks running', async () => (stack.node.processes().some((x) => x.pod.startsWith('restart-1-chunks-') && x.running) ? true : undefined), 120_000, 100);

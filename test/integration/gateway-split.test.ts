@@ -102,6 +102,21 @@ describe('a split job in standalone mode', () => {
     expect(job['status']).toBe('cancelled');
   }, 120_000);
 
+  it('splits an HLS ladder too: POST /stream with parallelism 2 cuts on a segment edge and writes every rendition', async () => {
+    const before = chunkCalls().length;
+    const res = await gw.api('/api/v1/stream', { method: 'POST', json: { input: '/storage/in/eight.mp4', output: '/storage/out/ladder', segment_duration: 2, variants: [{ name: 'hi', resolution: '320x240', bitrate: '600k' }, { name: 'lo', resolution: '160x120', bitrate: '200k' }], options: { parallelism: 2 } } });
+    const body = (await res.json()) as { job: { id: string } };
+    expect(res.status, JSON.stringify(body)).toBe(201);
+    const job = await waitForJob(gw, body.job.id, { timeoutMs: 90_000 });
+    expect(job, JSON.stringify(job['error'])).toMatchObject({ status: 'completed', chunks: { total: 2, completed: 2, failed: 0 }, chunking: { count: 2, boundaries: [0, 3.98, 8] } });
+    expect(chunkCalls().length - before, 'one FFmpeg per chunk, both renditions from one decode').toBe(2);
+    for (const r of ['hi', 'lo']) {
+      const playlist = readFileSync(gw.storage.host(`/storage/out/ladder/${r}/index.m3u8`), 'utf8');
+      expect(playlist.match(/#EXTINF:2\.000000,/g), `${r}: four 2 s segments`).toHaveLength(4);
+    }
+    expect(existsSync(splitFolder(body.job.id))).toBe(false);
+  }, 120_000);
+
   it('"auto" on an input under a minute runs as one FFmpeg', async () => {
     const before = chunkCalls().length;
     const id = await create({ input: '/storage/in/eight.mp4', output: { path: '/storage/out/auto.mp4', video: { preset: 'ultrafast' } }, options: { parallelism: 'auto' } });
@@ -126,6 +141,14 @@ describe('what cannot be split is refused before a job exists', () => {
     expect(res.status, JSON.stringify(body)).toBe(400);
     expect(body.error.details.field).toBe('options.parallelism');
     expect(body.error.message).toMatch(message);
+  });
+
+  it('a ladder of an audio-only input → 400 naming options.parallelism', async () => {
+    const res = await gw.api('/api/v1/stream', { method: 'POST', json: { input: '/storage/in/tone.m4a', output: '/storage/out/tone-ladder', options: { parallelism: 2 } } });
+    const body = (await res.json()) as { error: { details: { field: string }; message: string } };
+    expect(res.status, JSON.stringify(body)).toBe(400);
+    expect(body.error.details.field).toBe('options.parallelism');
+    expect(body.error.message).toMatch(/no video stream/);
   });
 
   it('chunk_seconds without a split → 400 naming options.chunk_seconds', async () => {

@@ -1,11 +1,11 @@
 // Split and stitch with real FFmpeg: the worker's plan, chunk and merge stages run the way a
 // runtime runs them, and the stitched output is compared with the source frame by frame.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { normalizeRequest } from '../../crds/src/normalize.ts';
-import { audioStream, ffmpegBin, ffprobe, frameHashes, frameTimes, makeLogo, makeSource, makeStorage, videoStream, type StorageRoot } from '../support/media.ts';
+import { audioStream, ffmpegBin, ffprobe, ffprobeBin, frameHashes, frameTimes, makeLogo, makeSource, makeStorage, videoStream, type StorageRoot } from '../support/media.ts';
 import { expectCompleted, runRequest, runSpec, runSplit, type SplitRan } from '../support/worker.ts';
 
 let storage: StorageRoot;
@@ -176,6 +176,59 @@ describe('a lossy split encode matches one FFmpeg', () => {
 
   it('leaves no working files once merged', () => {
     expect(existsSync(storage.host(`/storage/.kubeff/split/${splitRan.jobId}`))).toBe(false);
+  });
+});
+
+describe('a split HLS/DASH ladder segments exactly as one FFmpeg', () => {
+  /** The segment list of a media playlist: names and EXTINF durations, as written. */
+  const playlist = (dir: string, name: string) => readFileSync(join(dir, name, 'index.m3u8'), 'utf8').split('\n').filter((l) => l.startsWith('#EXTINF') || l.endsWith('.ts') || l.startsWith('#EXT-X-TARGETDURATION'));
+  /** Whether the first video packet of a file is a keyframe. */
+  const startsWithKeyframe = (file: string) => execFileSync(ffprobeBin, ['-v', 'error', '-select_streams', 'v:0', '-read_intervals', '%+#1', '-show_entries', 'packet=flags', '-of', 'csv=p=0', file], { encoding: 'utf8' }).trim().startsWith('K');
+  const ladder = (input: string, output: string, format: 'hls' | 'dash', options: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) => normalizeRequest('stream', {
+    input, output, format, segment_duration: 2, variants: [{ name: 'hi', resolution: '640x360', bitrate: '800k' }, { name: 'lo', resolution: '320x180', bitrate: '300k' }], ...extra, options: { hardware_acceleration: 'none', ...options },
+  });
+
+  it.each([
+    { fps: 25, chunks: 3, why: 'frames on segment edges' },
+    { fps: 30000 / 1001, chunks: 4, why: '29.97 fps: edges between frames' },
+  ])('HLS at $chunks chunks ($why): every rendition\'s segments, durations and master playlist equal one run\'s; every segment opens on a keyframe', async ({ fps, chunks }) => {
+    const name = `ladder-${chunks}`;
+    const input = `/storage/split/${name}.mp4`;
+    makeSource(storage.host(input), { seconds: 13, width: 640, height: 360, fps, args: ['-c:v', 'libx264', '-preset', 'ultrafast', '-g', '1000', '-sc_threshold', '0'] });
+    expectCompleted(await runSpec(storage, ladder(input, `/storage/split/${name}-single`, 'hls')));
+    const ran = await runSplit(storage, ladder(input, `/storage/split/${name}-split`, 'hls', { parallelism: chunks }), { capacity: chunks });
+    const merged = expectSplitCompleted(ran);
+    expect(merged.result.chunking?.count).toBe(chunks);
+    // Every cut on a segment edge (a multiple of 2 s, to within a frame).
+    for (const b of merged.result.chunking?.boundaries.slice(1, -1) ?? []) expect(Math.abs(b - 2 * Math.round(b / 2)), `boundary ${b}`).toBeLessThanOrEqual(1 / fps);
+    const single = storage.host(`/storage/split/${name}-single`);
+    const split = storage.host(`/storage/split/${name}-split`);
+    for (const r of ['hi', 'lo', 'audio']) expect(playlist(split, r), `${r}/index.m3u8`).toEqual(playlist(single, r));
+    expect(readFileSync(join(split, 'master.m3u8'), 'utf8')).toBe(readFileSync(join(single, 'master.m3u8'), 'utf8'));
+    const segments = readdirSync(join(split, 'hi')).filter((f) => f.endsWith('.ts'));
+    expect(segments.length).toBe(7);
+    for (const r of ['hi', 'lo']) {
+      for (const f of readdirSync(join(split, r)).filter((x) => x.endsWith('.ts'))) expect(startsWithKeyframe(join(split, r, f)), `${r}/${f} opens on a keyframe`).toBe(true);
+    }
+    expect(merged.result.outputs.map((o) => o.path)).toEqual([`/storage/split/${name}-split/master.m3u8`, `/storage/split/${name}-split/hi/index.m3u8`, `/storage/split/${name}-split/lo/index.m3u8`]);
+    expect(existsSync(storage.host(`/storage/.kubeff/split/${ran.jobId}`))).toBe(false);
+  });
+
+  it('DASH (h265): the MPD and its segment timeline equal one run\'s; every segment opens on a keyframe', async () => {
+    const input = '/storage/split/dash-src.mp4';
+    makeSource(storage.host(input), { seconds: 9, width: 640, height: 360, args: ['-c:v', 'libx264', '-preset', 'ultrafast', '-g', '1000', '-sc_threshold', '0'] });
+    expectCompleted(await runSpec(storage, ladder(input, '/storage/split/dash-single', 'dash', {}, { video_codec: 'h265' })));
+    expectSplitCompleted(await runSplit(storage, ladder(input, '/storage/split/dash-split', 'dash', { parallelism: 2 }, { video_codec: 'h265' }), { capacity: 2 }));
+    const single = storage.host('/storage/split/dash-single');
+    const split = storage.host('/storage/split/dash-split');
+    expect(readFileSync(join(split, 'manifest.mpd'), 'utf8')).toBe(readFileSync(join(single, 'manifest.mpd'), 'utf8'));
+    const media = readdirSync(split).filter((f) => /^chunk-0-\d+\.m4s$/.test(f)).sort();
+    expect(media.length).toBe(5);
+    for (const f of media) {
+      const joined = join(split, `joined-${f}.mp4`);
+      writeFileSync(joined, Buffer.concat([readFileSync(join(split, 'init-0.m4s')), readFileSync(join(split, f))]));
+      expect(startsWithKeyframe(joined), `${f} opens on a keyframe`).toBe(true);
+    }
   });
 });
 

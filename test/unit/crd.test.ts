@@ -123,9 +123,11 @@ describe('generated MediaJob CRD', () => {
     expect(nodeAt('spec').required).toEqual(['type', 'input', 'operations', 'options']);
   });
 
-  it('printer columns show phase, progress and age', () => {
+  it('printer columns show phase, progress, a split job\'s chunks and age', () => {
     const columns = version().additionalPrinterColumns;
-    expect(columns.map((column) => column.name)).toEqual(['Type', 'Phase', 'Progress', 'Stage', 'Priority', 'Age']);
+    expect(columns.map((column) => column.name)).toEqual(['Type', 'Phase', 'Progress', 'Chunks', 'Chunks-Done', 'Stage', 'Priority', 'Age']);
+    expect(columns).toContainEqual({ name: 'Chunks', type: 'integer', jsonPath: '.status.chunks.total' });
+    expect(columns).toContainEqual({ name: 'Chunks-Done', type: 'integer', jsonPath: '.status.chunks.completed' });
     expect(columns).toContainEqual({ name: 'Phase', type: 'string', jsonPath: '.status.phase' });
     expect(columns).toContainEqual({ name: 'Progress', type: 'number', jsonPath: '.status.progress' });
     expect(columns).toContainEqual({ name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' });

@@ -844,7 +844,7 @@ describe('planStream', () => {
 
   it('aligns keyframes on segment edges and disables scene-cut keyframes', () => {
     const args = only(stream(aStreamSpec({ segmentDuration: 4 })));
-    expect(after(args, '-force_key_frames')).toBe('expr:gte(t,n_forced*4)');
+    expect(after(args, '-force_key_frames'), 'the first frame, then the first of each later segment').toBe('expr:isnan(prev_forced_t)+gt(floor(t/4),floor(prev_forced_t/4))');
     expect(hasSeq(args, ['-sc_threshold', '0'])).toBe(true);
     expect(after(args, '-hls_time')).toBe('4');
   });

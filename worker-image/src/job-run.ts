@@ -13,6 +13,7 @@ import {
   type Chunking,
   type Metrics,
   type OutputFile,
+  type StreamSpec,
   type WorkerResult,
 } from '@kubeff/crds';
 import { decideAcceleration, nvdecCodecs } from './acceleration.ts';
@@ -26,7 +27,7 @@ import { MetricFiles, planAnalyze, VmafModelFiles } from './plan/analyze.ts';
 import { planConvert } from './plan/convert.ts';
 import { nvencEncoderFor } from './plan/encoders.ts';
 import { measurementFrom, parseLoudnorm, planLoudnessMeasure } from './plan/loudnorm.ts';
-import { dashManifest, hlsMaster, planStream } from './plan/stream.ts';
+import { dashManifest, hlsMaster, planStream, type Rendition } from './plan/stream.ts';
 import { gridLayout, planGrid, planThumbnail, spriteVtt } from './plan/thumbnails.ts';
 import { trimOf } from './plan/operations.ts';
 import type { JobEnvironment } from './job.ts';
@@ -216,15 +217,20 @@ export class JobRun {
     if (plan.dropped.length) this.log(`skipped renditions larger than the source: ${plan.dropped.join(', ')}`);
     await this.runSteps(plan.steps);
     await this.publish(target);
+    return { outputs: await this.describeLadder(target, s, plan.renditions) };
+  }
+
+  /** The outputs of a published ladder: its master playlist or MPD, then (HLS) each rendition's playlist. */
+  protected async describeLadder(target: Awaited<ReturnType<Storage['dirOutput']>>, s: StreamSpec, renditions: readonly Rendition[]): Promise<OutputFile[]> {
     const top = s.format === 'hls' ? hlsMaster : dashManifest;
-    const outputs: OutputFile[] = [await describeMedia(env.tools.ffprobe, target.described(top), target.locationOf(top), s.format === 'hls' ? 'playlist' : 'manifest')];
+    const outputs: OutputFile[] = [await describeMedia(this.env.tools.ffprobe, target.described(top), target.locationOf(top), s.format === 'hls' ? 'playlist' : 'manifest')];
     if (s.format === 'hls') {
-      for (const r of plan.renditions) {
+      for (const r of renditions) {
         const f = await describeFile(target.described(`${r.name}/index.m3u8`), target.locationOf(`${r.name}/index.m3u8`), 'playlist');
         outputs.push({ ...f, width: r.size.width, height: r.size.height, bitrate: r.bitrate });
       }
     }
-    return { outputs };
+    return outputs;
   }
 
   private async analyze(input: InputRef, inputInfo: MediaInfo): Promise<Executed> {

@@ -17,7 +17,8 @@ import type { JobEnvironment } from './job.ts';
 import { round } from './metrics.ts';
 import { describeMedia } from './outputs.ts';
 import { measurementFrom, parseLoudnorm, planLoudnessMeasure } from './plan/loudnorm.ts';
-import { chunkFile, chunkReport, concatList, concatListFile, planChunk, planMerge, planSplit, splitInputRefusal, unsplit, type SplitPlan } from './plan/split.ts';
+import { chunkFile, chunkReport, concatList, concatListFile, planChunk, planLadderChunk, planLadderMerge, planMerge, planSplit, splitInputRefusal, unsplit, type SplitPlan } from './plan/split.ts';
+import { streamRenditions } from './plan/stream.ts';
 import type { InputRef, PlanContext } from './plan/types.ts';
 import { frameIndex, probe, type MediaInfo } from './probe.ts';
 import type { Storage } from './storage.ts';
@@ -98,7 +99,7 @@ export class SplitRun extends JobRun {
 
   private async plan(capacity: number): Promise<Executed> {
     const { spec, env } = this;
-    if (spec.type !== 'convert') throw new JobFailure('INVALID_REQUEST', ExitCode.invalidSpec, 'only convert jobs are split', 'options.parallelism');
+    if (spec.type !== 'convert' && spec.type !== 'stream') throw new JobFailure('INVALID_REQUEST', ExitCode.invalidSpec, 'only convert and stream jobs are split', 'options.parallelism');
     await mkdir(this.dir, { recursive: true });
     this.stage('probing');
     // A URL is downloaded once, into the job's folder, for every chunk to read.
@@ -183,7 +184,7 @@ export class SplitRun extends JobRun {
     this.cleanup.push(staging);
     const ctx = await this.context(file, input, staging);
     const began = performance.now();
-    await this.runSteps([planChunk(ctx, file.plan, index, staging)]);
+    await this.runSteps([this.spec.type === 'stream' ? planLadderChunk(ctx, file.plan, index, staging) : planChunk(ctx, file.plan, index, staging)]);
     const encodeSeconds = round((performance.now() - began) / 1000, 3);
     this.checkAborted();
     await rename(staging, finalPath);
@@ -192,11 +193,8 @@ export class SplitRun extends JobRun {
     return { outputs: [], acceleration: ctx.acceleration };
   }
 
-  private async merge(): Promise<Executed> {
-    const { spec, env } = this;
-    const file = await this.readPlan();
-    const out = spec.output;
-    if (!out) throw new JobFailure('INVALID_OUTPUT', ExitCode.invalidSpec, 'is required', 'output');
+  /** Every chunk's report, in order; a missing chunk fails the merge. */
+  private async chunkReports(file: SplitPlanFile): Promise<number[]> {
     const reports: ChunkReportFile[] = [];
     for (const c of file.plan.chunks) {
       try {
@@ -206,6 +204,16 @@ export class SplitRun extends JobRun {
         throw new JobFailure('PROCESSING_FAILED', ExitCode.internal, `chunk ${c.index} of ${file.plan.count} is missing; it must be encoded before the merge`);
       }
     }
+    return reports.sort((a, b) => a.index - b.index).map((r) => r.encodeSeconds);
+  }
+
+  private async merge(): Promise<Executed> {
+    const { spec, env } = this;
+    const file = await this.readPlan();
+    if (spec.type === 'stream') return this.mergeLadder(file);
+    const out = spec.output;
+    if (!out) throw new JobFailure('INVALID_OUTPUT', ExitCode.invalidSpec, 'is required', 'output');
+    const encodeSeconds = await this.chunkReports(file);
     const listPath = join(this.dir, concatListFile);
     await writeFile(listPath, concatList(file.plan));
     this.stage('probing');
@@ -231,8 +239,27 @@ export class SplitRun extends JobRun {
     const described = await describeMedia(env.tools.ffprobe, target.described, target.location, 'media');
     // The chunks have served their purpose.
     await rm(this.dir, { recursive: true, force: true });
-    const encodeSeconds = reports.sort((a, b) => a.index - b.index).map((r) => r.encodeSeconds);
     return { outputs: [described], metrics, acceleration: ctx.acceleration, chunking: chunkingOf(file.plan, encodeSeconds) };
+  }
+
+  /** An HLS/DASH ladder: every rendition's chunks copied in order, one audio encode, one muxer. */
+  private async mergeLadder(file: SplitPlanFile): Promise<Executed> {
+    const { spec, env } = this;
+    const s = spec.stream;
+    if (!s) throw new JobFailure('INVALID_OUTPUT', ExitCode.invalidSpec, 'is required', 'stream');
+    const encodeSeconds = await this.chunkReports(file);
+    const listPath = join(this.dir, concatListFile);
+    await writeFile(listPath, concatList(file.plan));
+    this.stage('probing');
+    const input = await this.planned(file);
+    const target = await env.storage.dirOutput(s.path, 'output', env.jobId, await this.scratch());
+    this.cleanup.push(target.staging);
+    const ctx = await this.context(file, input, target.staging);
+    await this.runSteps([planLadderMerge(ctx, file.plan, listPath)]);
+    await this.publish(target);
+    const outputs = await this.describeLadder(target, s, streamRenditions(ctx).keep);
+    await rm(this.dir, { recursive: true, force: true });
+    return { outputs, acceleration: ctx.acceleration, chunking: chunkingOf(file.plan, encodeSeconds) };
   }
 }
 

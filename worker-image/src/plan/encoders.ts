@@ -80,7 +80,15 @@ export function audioEncoder(codec: keyof typeof audioEncoders, a: AudioSettings
   return args;
 }
 
-/** Keyframes on every segment boundary, so HLS/DASH segments start cleanly and align across renditions. */
+/**
+ * Keyframes on every segment boundary, so HLS/DASH segments start cleanly and align across
+ * renditions: the first frame, then the first frame at or after each multiple of `seconds`.
+ * Stateless on purpose (a frame is forced when it is in a later segment than the last forced one):
+ * a chunk of a split ladder, which starts mid-timeline with the job's own timestamps, forces the
+ * very frames one FFmpeg forces. (A count of forced frames, `n_forced`, cannot: FFmpeg counts the
+ * first frame of an encode that starts late twice.)
+ */
 export function keyframesEvery(seconds: number): string[] {
-  return ['-force_key_frames', `expr:gte(t,n_forced*${num(seconds)})`];
+  const d = num(seconds);
+  return ['-force_key_frames', `expr:isnan(prev_forced_t)+gt(floor(t/${d}),floor(prev_forced_t/${d}))`];
 }

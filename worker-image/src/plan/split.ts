@@ -8,13 +8,14 @@
 // boundary: each frame belongs to exactly one chunk. The chunks are video only, encoded with the
 // same settings, each opening with a keyframe (a fresh encoder); the merge concatenates them
 // without re-encoding and encodes the audio once over the whole input.
-import type { MediaJobSpec } from '@kubeff/crds';
+import type { MediaJobSpec, StreamSpec } from '@kubeff/crds';
 import { Limits } from '@kubeff/crds';
 import { JobFailure } from '../failure.ts';
 import type { FrameIndex, MediaInfo } from '../probe.ts';
 import { convertAudio, convertVideo, muxArgs, speedFactor, threadArgs } from './convert.ts';
 import { filter, num } from './graph.ts';
 import { trimArgs, trimOf } from './operations.ts';
+import { streamAudio, streamMux, streamRenditions, streamVideo } from './stream.ts';
 import { commonArgs, fileInput, type FfmpegStep, type PlanContext } from './types.ts';
 
 /** Below this output length "auto" does not split: start-up and stitching would cost more than they save. */
@@ -103,6 +104,8 @@ export interface SplitChunk {
   frames?: number | undefined;
   /** Output seconds the chunk covers: its share of the job's progress. */
   seconds: number;
+  /** HLS/DASH: the segment the chunk starts (chunks start on segment edges). */
+  segment?: number | undefined;
 }
 
 export interface SplitPlan {
@@ -114,6 +117,7 @@ export interface SplitPlan {
 
 /** Pure: the chunks of a split job from the input's frame index. One chunk means "do not split". */
 export function planSplit(spec: MediaJobSpec, info: MediaInfo, frames: FrameIndex, r: SplitRequest): SplitPlan {
+  if (spec.type === 'stream') return planLadderSplit(spec, info, frames, r);
   const tl = timelineOf(spec, info);
   const { count: wanted, concurrency } = chunkCount(tl.outputSeconds, r);
   // The output frames: the input frames inside the job's part of the input, in output seconds.
@@ -206,6 +210,57 @@ export function planSplit(spec: MediaJobSpec, info: MediaInfo, frames: FrameInde
   return { count: chunks.length, concurrency: Math.min(concurrency, chunks.length), timeline: tl, chunks };
 }
 
+/**
+ * Half a microsecond: frame times come from ffprobe in whole microseconds; a frame this close to a
+ * segment edge is on it (FFmpeg's own `t >= edge` sees it there).
+ */
+const EdgeTolerance = 5e-7;
+
+/**
+ * Pure: the chunks of an HLS/DASH ladder. Every cut falls on a segment edge: a chunk starts with
+ * the first frame at or after a multiple of the segment duration, the very frame one FFmpeg forces
+ * a keyframe on, so the stitched renditions segment exactly as one run's would.
+ */
+function planLadderSplit(spec: MediaJobSpec, info: MediaInfo, frames: FrameIndex, r: SplitRequest): SplitPlan {
+  const tl = timelineOf(spec, info);
+  const d = spec.stream?.segmentDuration ?? 6;
+  const first = lowerBound(frames.times, tl.start);
+  const last = frames.times.length;
+  const n = last - first;
+  if (n <= 0) throw JobFailure.invalidInput('has no video frames to stream', 'input');
+  const out = (k: number) => ((frames.times[k] as number) - tl.start) / tl.speed;
+  const keyBefore = (k: number): number => {
+    let j = Math.max(0, Math.min(k, frames.times.length - 1));
+    while (j > 0 && !frames.key[j]) j--;
+    return j;
+  };
+  const seekFor = (k: number) => Math.max(0, (frames.times[keyBefore(k)] as number) - info.startSeconds);
+  // Segments one run makes; a chunk holds whole segments.
+  const segments = Math.max(1, Math.ceil(tl.outputSeconds / d - 1e-9));
+  const wanted = Math.min(chunkCount(tl.outputSeconds, r.chunkSeconds !== undefined ? { ...r, chunkSeconds: Math.max(d, Math.round(r.chunkSeconds / d) * d) } : r).count, segments);
+  const { concurrency } = chunkCount(tl.outputSeconds, r);
+  const starts: { frame: number; segment: number }[] = [];
+  let prev = first;
+  for (let j = 1; j < wanted; j++) {
+    const segment = Math.round((j * segments) / wanted);
+    const frame = lowerBound(frames.times, tl.start + segment * d * tl.speed - EdgeTolerance);
+    if (frame <= prev || frame >= last) continue;
+    starts.push({ frame, segment });
+    prev = frame;
+  }
+  const bounds = [{ frame: first, segment: 0 }, ...starts];
+  const chunks: SplitChunk[] = bounds.map((b, i) => {
+    const next = bounds[i + 1];
+    const start = i === 0 ? 0 : (out(b.frame - 1) + out(b.frame)) / 2;
+    const end = next === undefined ? undefined : (out(next.frame - 1) + out(next.frame)) / 2;
+    return {
+      index: i, start, ...(end !== undefined ? { end } : {}), firstFrame: i === 0 ? 0 : out(b.frame), seek: seekFor(b.frame), onKeyframe: frames.key[b.frame] === true,
+      frames: (next?.frame ?? last) - b.frame, seconds: (end ?? tl.outputSeconds) - start, segment: b.segment,
+    };
+  });
+  return { count: chunks.length, concurrency: Math.max(1, Math.min(concurrency, chunks.length)), timeline: tl, chunks };
+}
+
 /** Index of the first element >= x in an ascending array. */
 function lowerBound(a: readonly number[], x: number): number {
   let lo = 0;
@@ -278,6 +333,53 @@ export function planMerge(ctx: PlanContext, plan: SplitPlan, listPath: string): 
   if (graph.length) args.push('-filter_complex', graph.join(';'));
   args.push(...maps, ...muxArgs(ctx));
   return { stage: 'stitching', ffmpeg: ctx.ffmpeg, args, expectedSeconds: plan.timeline.outputSeconds, weight: 1 };
+}
+
+/**
+ * One chunk of an HLS/DASH ladder: like a convert's chunk, but its frames keep the job's
+ * timestamps (the keyframe expression sees the same times as one run's), and every rendition is
+ * encoded from this one decode, each a video stream of the chunk's NUT file.
+ */
+export function planLadderChunk(ctx: PlanContext, plan: SplitPlan, index: number, outFile: string): FfmpegStep {
+  const c = plan.chunks[index];
+  if (!c) throw new Error(`internal: chunk ${index} is not in the plan (${plan.count} chunks)`);
+  const tl = plan.timeline;
+  const { keep } = streamRenditions(ctx);
+  const window: Record<string, number> = {};
+  if (index > 0) window['start'] = c.start;
+  if (c.end !== undefined) window['end'] = c.end;
+  const video = streamVideo(ctx, keep, {
+    pre: [filter('trim', { start: tl.start }), filter('setpts', [`PTS-${num(tl.start)}/TB`])],
+    post: Object.keys(window).length ? [filter('trim', window)] : [],
+  });
+  const args = [...commonArgs(ctx), '-copyts'];
+  if (ctx.acceleration.decode === 'nvdec') args.push('-hwaccel', 'cuda');
+  args.push(...fileInput(ctx.input, ['-noaccurate_seek', '-ss', num(c.seek)]));
+  args.push('-filter_complex', video.graph.join(';'), ...video.maps, ...video.encoder, ...threadArgs(ctx), '-map_metadata', '-1', '-f', 'nut', '-protocol_whitelist', 'file', `file:${outFile}`);
+  const seconds = (c.end ?? tl.outputSeconds) - c.start;
+  return { stage: `encoding chunk ${index + 1}/${plan.count}`, ffmpeg: ctx.ffmpeg, args, expectedSeconds: seconds, weight: 1 };
+}
+
+/**
+ * The stitch of a ladder: the chunks' renditions copied in order, the audio encoded once, and the
+ * same HLS or DASH muxer as one run. What a stream copy loses of the encoder's settings is given
+ * back: each rendition's bitrate (the master playlist's BANDWIDTH, the MPD's bandwidth), the MP4
+ * codec tag and the field order DASH writes.
+ */
+export function planLadderMerge(ctx: PlanContext, plan: SplitPlan, listPath: string): FfmpegStep {
+  const s = ctx.spec.stream as StreamSpec;
+  const { keep } = streamRenditions(ctx);
+  const audio = ctx.inputInfo.audio !== undefined;
+  const args = [...commonArgs(ctx), '-f', 'concat', '-safe', '0', ...fileInput(listPath)];
+  if (audio) args.push(...fileInput(ctx.input));
+  keep.forEach((_, i) => args.push('-map', `0:v:${i}`));
+  if (audio) args.push('-map', '1:a:0');
+  args.push('-c:v', 'copy');
+  keep.forEach((r, i) => args.push(`-b:v:${i}`, String(r.bitrate)));
+  if (s.format === 'dash') args.push('-tag:v', s.videoCodec === 'h265' ? 'hev1' : 'avc1', '-field_order', 'progressive');
+  if (audio) args.push(...streamAudio(ctx));
+  args.push(...streamMux(ctx, keep, audio));
+  return { stage: 'stitching', ffmpeg: ctx.ffmpeg, args, cwd: ctx.staging, expectedSeconds: plan.timeline.outputSeconds, weight: 1 };
 }
 
 /** A plan that does not split: the job runs as one FFmpeg. */

@@ -24,42 +24,60 @@ export function renditions(variants: readonly Variant[], source: Dimensions): { 
 export const hlsMaster = 'master.m3u8';
 export const dashManifest = 'manifest.mpd';
 
-export function planStream(ctx: PlanContext): Plan & { renditions: Rendition[]; dropped: string[] } {
+/** The renditions of a stream job for its input (refused when the input has no video). */
+export function streamRenditions(ctx: PlanContext): { keep: Rendition[]; dropped: string[] } {
   const s = ctx.spec.stream as StreamSpec;
   const video = ctx.inputInfo.video;
   if (!video || ctx.inputInfo.isImage) throw JobFailure.invalidInput('has no video stream to stream');
-  const { keep, dropped } = renditions(s.variants, { width: video.width, height: video.height });
+  return renditions(s.variants, { width: video.width, height: video.height });
+}
+
+/**
+ * The ladder's video: one decode split into every rendition, each scaled and encoded with its own
+ * rate control, keyframes forced on every segment edge. `pre` filters run on the decoded input,
+ * `post` filters after them and before the split (a split job's chunk uses them to place and cut
+ * its frames; its frames keep the job's timestamps, so its keyframes fall on the very frames one
+ * FFmpeg forces).
+ */
+export function streamVideo(ctx: PlanContext, keep: readonly Rendition[], wrap: { pre: string[]; post: string[] } = { pre: [], post: [] }): { graph: string[]; maps: string[]; encoder: string[] } {
+  const s = ctx.spec.stream as StreamSpec;
   const n = keep.length;
   const nvenc = ctx.acceleration.encode === 'nvenc';
+  const wrapped = [...wrap.pre, ...wrap.post];
+  const head = wrapped.length ? `[0:v:0]${wrapped.join(',')}${n > 1 ? ',' : ''}` : '[0:v:0]';
   const graph = [
-    n > 1 ? `[0:v:0]split=${n}${keep.map((_, i) => `[s${i}]`).join('')}` : '[0:v:0]null[s0]',
+    n > 1 ? `${head}split=${n}${keep.map((_, i) => `[s${i}]`).join('')}` : `${head}${wrapped.length ? '' : 'null'}[s0]`,
     ...keep.map((r, i) => chain([`s${i}`], [filter('scale', { w: r.size.width, h: r.size.height })], `v${i}`, 'v')),
   ];
-  const args = [...commonArgs(ctx)];
-  if (ctx.acceleration.decode === 'nvdec') args.push('-hwaccel', 'cuda');
-  args.push(...fileInput(ctx.input), '-filter_complex', graph.join(';'));
-  keep.forEach((_, i) => args.push('-map', `[v${i}]`));
-  const audio = ctx.inputInfo.audio !== undefined;
-  if (audio) args.push('-map', '0:a:0');
-
+  const maps: string[] = [];
+  keep.forEach((_, i) => maps.push('-map', `[v${i}]`));
   const enc = videoEncoder(s.videoCodec, { preset: 'veryfast', bitrate: keep[0]?.bitrate }, { encoders: ctx.encoders, nvenc, container: s.format });
   // Per-rendition rate control replaces the shared -b:v of the encoder choice.
   const shared = enc.args.filter((_, i, a) => a[i] !== '-b:v' && a[i - 1] !== '-b:v');
-  args.push(...shared, '-pix_fmt', pixelFormat({}, nvenc));
+  const encoder = [...shared, '-pix_fmt', pixelFormat({}, nvenc)];
   keep.forEach((r, i) => {
-    args.push(`-b:v:${i}`, String(r.bitrate), `-maxrate:v:${i}`, String(Math.round(r.bitrate * 1.1)), `-bufsize:v:${i}`, String(r.bitrate * 2));
+    encoder.push(`-b:v:${i}`, String(r.bitrate), `-maxrate:v:${i}`, String(Math.round(r.bitrate * 1.1)), `-bufsize:v:${i}`, String(r.bitrate * 2));
   });
-  args.push(...keyframesEvery(s.segmentDuration));
-  if (!nvenc) args.push('-sc_threshold', '0');
-  if (audio) args.push('-c:a', 'aac', '-b:a', String(s.audioBitrate), '-ac', '2');
+  encoder.push(...keyframesEvery(s.segmentDuration));
+  if (!nvenc) encoder.push('-sc_threshold', '0');
+  return { graph, maps, encoder };
+}
 
-  // FFmpeg writes relative names inside the staging folder (its working directory).
+/** The shared audio encoder of a ladder (one encode for every rendition). */
+export function streamAudio(ctx: PlanContext): string[] {
+  const s = ctx.spec.stream as StreamSpec;
+  return ['-c:a', 'aac', '-b:a', String(s.audioBitrate), '-ac', '2'];
+}
+
+/** The HLS or DASH muxer of a ladder; FFmpeg writes relative names inside the staging folder (its working directory). */
+export function streamMux(ctx: PlanContext, keep: readonly Rendition[], audio: boolean): string[] {
+  const s = ctx.spec.stream as StreamSpec;
   if (s.format === 'hls') {
     const map = [
       ...(audio ? ['a:0,agroup:audio,name:audio'] : []),
       ...keep.map((r, i) => `v:${i},${audio ? 'agroup:audio,' : ''}name:${r.name}`),
     ].join(' ');
-    args.push(
+    return [
       '-f', 'hls',
       '-hls_time', num(s.segmentDuration),
       '-hls_playlist_type', 'vod',
@@ -70,20 +88,33 @@ export function planStream(ctx: PlanContext): Plan & { renditions: Rendition[]; 
       '-var_stream_map', map,
       '-protocol_whitelist', 'file',
       '%v/index.m3u8',
-    );
-  } else {
-    args.push(
-      '-f', 'dash',
-      '-seg_duration', num(s.segmentDuration),
-      '-use_template', '1',
-      '-use_timeline', '1',
-      '-adaptation_sets', audio ? 'id=0,streams=v id=1,streams=a' : 'id=0,streams=v',
-      '-init_seg_name', 'init-$RepresentationID$.m4s',
-      '-media_seg_name', 'chunk-$RepresentationID$-$Number%05d$.m4s',
-      '-protocol_whitelist', 'file',
-      dashManifest,
-    );
+    ];
   }
+  return [
+    '-f', 'dash',
+    '-seg_duration', num(s.segmentDuration),
+    '-use_template', '1',
+    '-use_timeline', '1',
+    '-adaptation_sets', audio ? 'id=0,streams=v id=1,streams=a' : 'id=0,streams=v',
+    '-init_seg_name', 'init-$RepresentationID$.m4s',
+    '-media_seg_name', 'chunk-$RepresentationID$-$Number%05d$.m4s',
+    '-protocol_whitelist', 'file',
+    dashManifest,
+  ];
+}
+
+export function planStream(ctx: PlanContext): Plan & { renditions: Rendition[]; dropped: string[] } {
+  const { keep, dropped } = streamRenditions(ctx);
+  const video = streamVideo(ctx, keep);
+  const args = [...commonArgs(ctx)];
+  if (ctx.acceleration.decode === 'nvdec') args.push('-hwaccel', 'cuda');
+  args.push(...fileInput(ctx.input), '-filter_complex', video.graph.join(';'));
+  const audio = ctx.inputInfo.audio !== undefined;
+  args.push(...video.maps);
+  if (audio) args.push('-map', '0:a:0');
+  args.push(...video.encoder);
+  if (audio) args.push(...streamAudio(ctx));
+  args.push(...streamMux(ctx, keep, audio));
   const seconds = ctx.inputInfo.durationSeconds;
   return { steps: [{ stage: 'encoding', ffmpeg: ctx.ffmpeg, args, cwd: ctx.staging, expectedSeconds: seconds, weight: 1 }], outputSeconds: seconds, renditions: keep, dropped };
 }
