@@ -68,14 +68,14 @@ describe('a real Kubernetes control plane built from the Go module proxy', () =>
     expect(got.body).toMatchObject({ spec: { type: 'convert', input: { path: '/storage/in.mp4' }, options: validOptions } });
   });
 
-  it('lists MediaJobs with the printer columns Type, Phase, Progress and Age', async () => {
+  it('lists MediaJobs with the printer columns Type, Phase, Progress, Chunks, Chunks-Done and Age', async () => {
     const r = await cp.kubectl(['get', 'mj']);
     expect(r.code).toBe(0);
     const [header, row] = r.stdout.trimEnd().split('\n');
-    expect(header?.trim().split(/\s+/)).toEqual(['NAME', 'TYPE', 'PHASE', 'PROGRESS', 'AGE']);
+    expect(header?.trim().split(/\s+/)).toEqual(['NAME', 'TYPE', 'PHASE', 'PROGRESS', 'CHUNKS', 'CHUNKS-DONE', 'AGE']);
     expect(row?.trim().split(/\s+/).slice(0, 2)).toEqual(['job-a', 'convert']);
     const wide = await cp.kubectl(['get', 'mj', '-o', 'wide']);
-    expect(wide.stdout.split('\n')[0]?.trim().split(/\s+/)).toEqual(['NAME', 'TYPE', 'PHASE', 'PROGRESS', 'STAGE', 'PRIORITY', 'AGE']);
+    expect(wide.stdout.split('\n')[0]?.trim().split(/\s+/)).toEqual(['NAME', 'TYPE', 'PHASE', 'PROGRESS', 'CHUNKS', 'CHUNKS-DONE', 'STAGE', 'PRIORITY', 'AGE']);
   });
 
   // status: 422 Invalid for a schema violation; 400 BadRequest for strict decoding (unknown field).

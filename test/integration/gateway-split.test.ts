@@ -14,14 +14,15 @@ let calls: string;
 let crashMarker: string;
 
 beforeAll(async () => {
-  // An FFmpeg that records its calls and, once armed, crashes the first chunk encode it sees.
+  // An FFmpeg that records its calls and, once armed, crashes the first chunk encode it sees
+  // (taking the marker is a rename: of two chunks starting at once, only one can win it).
   const dir = (await import('node:fs')).mkdtempSync(join((await import('node:os')).tmpdir(), 'kubeff-split-ffmpeg-'));
   calls = join(dir, 'calls.log');
   crashMarker = join(dir, 'crash-once');
   const script = join(dir, 'ffmpeg');
   writeFileSync(script, `#!/bin/sh
 printf '%s\\n' "$*" >> '${calls}'
-case "$*" in *-copyts*) if [ -f '${crashMarker}' ]; then rm -f '${crashMarker}'; kill -9 $$; fi;; esac
+case "$*" in *-copyts*) if mv '${crashMarker}' '${crashMarker}.'$$ 2>/dev/null; then rm -f '${crashMarker}.'$$; kill -9 $$; fi;; esac
 exec '${ffmpegBin}' "$@"
 `);
   chmodSync(script, 0o755);
