@@ -78,6 +78,10 @@ export const Chunking = Type.Object({
   encodeSeconds: Type.Optional(Type.Array(Type.Number())),
   /** Chunks encoded at once at most. */
   parallelism: Type.Optional(Type.Integer({ minimum: 1 })),
+  /** The audio is encoded once over the whole input, beside the chunks (a step of its own). */
+  audio: Type.Optional(Type.Boolean()),
+  /** Seconds the audio's FFmpeg ran (when the merge step saw it). */
+  audioEncodeSeconds: Type.Optional(Type.Number()),
 });
 export type Chunking = Static<typeof Chunking>;
 

@@ -186,8 +186,8 @@ function jobFor(mj: MediaJobObject, s: JobBuilderSettings, shape: PodShape) {
   };
 }
 
-/** The Jobs of a split MediaJob: three stages, then `cleanup` when it did not complete. */
-export type SplitJobStage = 'plan' | 'chunks' | 'merge' | 'cleanup';
+/** The Jobs of a split MediaJob: plan, chunks beside audio, merge; `cleanup` when it did not complete. */
+export type SplitJobStage = 'plan' | 'chunks' | 'audio' | 'merge' | 'cleanup';
 export const SplitStageLabel = 'kubeff.io/split-stage';
 /** Workers a split job with parallelism "auto" may count on when no setting says otherwise. */
 export const DefaultSplitCapacity = 8;
@@ -206,7 +206,10 @@ export function splitJobName(mediaJobName: string, stage: SplitJobStage): string
  *   (JOB_COMPLETION_INDEX, set by the Job controller) with the job's resources; a failed pod is
  *   retried alone (backoffLimitPerIndex); invalid input fails its index, and one failed index
  *   fails the Job (maxFailedIndexes 0);
- * - merge: stream copy and one audio encode: the CPU pool, two CPUs at most, the job's memory;
+ * - audio: one encode over the whole input beside the chunks (audio encoders use one thread):
+ *   the CPU pool, one CPU;
+ * - merge: stream copies (and, for DASH ladders, the audio encode): the CPU pool, two CPUs at
+ *   most, the job's memory;
  * - cleanup: removes the working folder: the CPU pool, a tenth of a CPU.
  */
 export function buildSplitJob(mj: MediaJobObject, s: JobBuilderSettings, stage: SplitJobStage, opts: { count?: number; parallelism?: number } = {}) {
@@ -217,6 +220,8 @@ export function buildSplitJob(mj: MediaJobObject, s: JobBuilderSettings, stage: 
   switch (stage) {
     case 'plan':
       return jobFor(mj, s, { name, labels, gpu, resources: { cpu: 1, memoryGb: Math.min(r.memoryGb, 1) }, args: ['--stage', 'plan', '--capacity', String(s.splitCapacity ?? DefaultSplitCapacity)], failFast: 'FailJob' });
+    case 'audio':
+      return jobFor(mj, s, { name, labels, gpu: false, resources: { cpu: 1, memoryGb: Math.min(r.memoryGb, 1) }, args: ['--stage', 'audio'], failFast: 'FailJob' });
     case 'merge':
       return jobFor(mj, s, { name, labels, gpu: false, resources: { cpu: Math.min(r.cpu, 2), memoryGb: r.memoryGb }, args: ['--stage', 'merge'], failFast: 'FailJob' });
     case 'cleanup':

@@ -3,7 +3,8 @@
 //
 //   <name>-plan     one pod: probe, list the frames, cut           -> chunking (termination message)
 //   <name>-chunks   ONE Indexed Job, a pod per chunk (completion index = chunk), retried per index
-//   <name>-merge    one pod: concatenate, encode the audio once, publish, remove the working folder
+//   <name>-audio    one pod beside the chunks: the audio, encoded once over the whole input
+//   <name>-merge    one pod: concatenate, copy the audio in, publish, remove the working folder
 //   <name>          the whole job as one pod, when the plan made a single chunk
 //   <name>-cleanup  one pod: remove the working folder of a job that failed or was cancelled
 //
@@ -14,9 +15,9 @@ import type { Chunking, ChunkCounts, JobError, MediaJobStatus, WorkerResult } fr
 import { isTerminal } from './phases.ts';
 import { CancelAnnotation, parseResult, withPhase, type Observation, type ObservedJob, type ObservedMediaJob, type ObservedPod } from './reconcile.ts';
 
-export type SplitStageName = 'plan' | 'chunks' | 'merge' | 'whole' | 'cleanup';
+export type SplitStageName = 'plan' | 'chunks' | 'audio' | 'merge' | 'whole' | 'cleanup';
 /** The stages that work on the job (everything but the cleanup). */
-export const WorkStages = ['plan', 'chunks', 'merge', 'whole'] as const;
+export const WorkStages = ['plan', 'chunks', 'audio', 'merge', 'whole'] as const;
 
 export interface ObservedStage {
   job: ObservedJob;
@@ -84,7 +85,7 @@ function newest(pods: readonly ObservedPod[], pick: (r: WorkerResult) => boolean
 function stageError(stage: SplitStageName, s: ObservedStage): JobError {
   const reported = newest(s.pods, (r) => r.status === 'failed' && r.error !== undefined)?.error;
   const failed = s.job.conditions.find((c) => c.type === 'Failed' && c.status === 'True');
-  const where = stage === 'chunks' ? 'a chunk' : stage === 'whole' ? '' : `the ${stage} step`;
+  const where = stage === 'chunks' ? 'a chunk' : stage === 'whole' ? '' : stage === 'audio' ? 'the audio' : `the ${stage} step`;
   const error: JobError = reported ?? {
     code: failed?.reason === 'DeadlineExceeded' ? 'TIMEOUT' : 'PROCESSING_FAILED',
     message: failed?.message ?? failed?.reason ?? 'the Job failed',
@@ -158,14 +159,23 @@ export function reconcileSplit(o: SplitObservation): SplitDecision {
   const planned = prev.chunking ?? (plan ? newest(plan.pods, (r) => r.status === 'completed')?.chunking : undefined);
   if (chunks) {
     const done = outcome(chunks.job);
+    const audio = st.audio;
+    const audioDone = audio ? outcome(audio.job) : undefined;
+    if (audio && audioDone === 'failed') return fail('audio', audio, { chunks: counts(planned, chunks, prev.chunks) });
+    // The audio Job goes with the chunks; made again if it vanished (a restart between the two creates).
+    const audioMissing: SplitAction[] = planned?.audio && !audio ? [{ type: 'createJob', stage: 'audio' }] : [];
     if (done === 'complete') {
+      if (planned?.audio && audioDone !== 'complete') {
+        const want = { stage: 'encoding audio', chunks: counts(planned, chunks, prev.chunks, true) };
+        return { status: unchanged(want) ? undefined : running(want, 'every chunk is encoded; the audio is not yet'), actions: audioMissing };
+      }
       const status = running({ stage: 'stitching', chunks: counts(planned, chunks, prev.chunks, true), ...(planned ? { chunking: planned } : {}) }, 'every chunk is encoded; stitching');
       return { status, actions: [{ type: 'createJob', stage: 'merge' }] };
     }
     if (done === 'failed') return fail('chunks', chunks, { chunks: counts(planned, chunks, prev.chunks) });
     const want = { stage: 'encoding chunks', chunks: counts(planned, chunks, prev.chunks), attempts: 1 };
-    if (unchanged(want) && (prev.chunking || !planned)) return { status: undefined, actions: [] };
-    return { status: running({ ...want, ...(planned ? { chunking: planned } : {}) }, `encoding ${want.chunks.total} chunks`), actions: [] };
+    if (unchanged(want) && (prev.chunking || !planned)) return { status: undefined, actions: audioMissing };
+    return { status: running({ ...want, ...(planned ? { chunking: planned } : {}) }, `encoding ${want.chunks.total} chunks`), actions: audioMissing };
   }
 
   // 5. One chunk after all: the job runs whole, like any other.
@@ -218,7 +228,9 @@ function startAfterPlan(o: SplitObservation, chunking: Chunking, running: (extra
     return { status: running({ stage: 'starting', chunking, workFilesRemoved: true }, 'one chunk: the job runs whole'), actions: [{ type: 'createJob', stage: 'whole' }] };
   }
   const status = running({ stage: 'encoding chunks', chunking, chunks: { total: chunking.count, completed: 0, failed: o.mediaJob.status.chunks?.failed ?? 0 } }, `encoding ${chunking.count} chunks`);
-  return { status, actions: [{ type: 'createJob', stage: 'chunks', chunks: { count: chunking.count, parallelism: Math.max(1, chunking.parallelism ?? chunking.count) } }] };
+  const actions: SplitAction[] = [{ type: 'createJob', stage: 'chunks', chunks: { count: chunking.count, parallelism: Math.max(1, chunking.parallelism ?? chunking.count) } }];
+  if (chunking.audio) actions.push({ type: 'createJob', stage: 'audio' });
+  return { status, actions };
 }
 
 /** Deletes every work stage whose Job still runs. */

@@ -44,7 +44,7 @@ export function splitEta(p: SplitProgressInput, speeds: readonly number[]): numb
 
 /** One stage pod's own progress, as its worker publishes it on `kubeff.jobs.<ns>.<name>.split`. */
 export interface StageProgress {
-  splitStage: 'plan' | 'chunk' | 'merge' | 'cleanup';
+  splitStage: 'plan' | 'chunk' | 'audio' | 'merge' | 'cleanup';
   chunk?: number | undefined;
   percentage: number;
   speed?: number | undefined;
@@ -59,7 +59,7 @@ export function parseStageProgress(data: unknown): StageProgress | undefined {
   const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
   const percentage = num(e['percentage']);
   const stage = e['splitStage'];
-  if (percentage === undefined || (stage !== 'plan' && stage !== 'chunk' && stage !== 'merge' && stage !== 'cleanup')) return undefined;
+  if (percentage === undefined || (stage !== 'plan' && stage !== 'chunk' && stage !== 'audio' && stage !== 'merge' && stage !== 'cleanup')) return undefined;
   const chunk = num(e['chunk']);
   if (stage === 'chunk' && (chunk === undefined || !Number.isInteger(chunk) || chunk < 0)) return undefined;
   return { splitStage: stage, chunk, percentage: Math.max(0, Math.min(100, percentage)), speed: num(e['speed']), fps: num(e['fps']), stage: typeof e['stage'] === 'string' ? e['stage'].slice(0, 64) : undefined };
@@ -103,7 +103,8 @@ export class SplitProgressBook {
     ctx: { chunkSeconds: readonly number[]; completed: ReadonlySet<number>; failed: number; nowMs: number; time: string; minIntervalMs: number },
   ): SplitProgressEvent | undefined {
     const n = ctx.chunkSeconds.length;
-    if (n === 0 || u.splitStage === 'plan' || u.splitStage === 'cleanup') return undefined;
+    // The audio is a light step beside the chunks: the job's progress counts the video.
+    if (n === 0 || u.splitStage === 'plan' || u.splitStage === 'audio' || u.splitStage === 'cleanup') return undefined;
     let b = this.books.get(key);
     if (!b || b.chunkPercent.length !== n) {
       b = { chunkPercent: new Array<number>(n).fill(0), chunkSpeed: new Array<number>(n).fill(0), mergePercent: 0, phase: 'chunks' };

@@ -35,13 +35,16 @@ export function expectCompleted(r: Ran): Ran {
 export interface SplitRan {
   plan: Ran;
   chunks: Ran[];
+  /** The audio step, when the plan has one (it runs beside the chunks). */
+  audio: Ran | undefined;
   merge: Ran | undefined;
   jobId: string;
 }
 
 /**
  * Runs a split job the way a runtime does, in-process: the plan stage, every chunk (at most
- * `concurrency` at once), then the merge. Stops at the first stage that does not complete.
+ * `concurrency` at once) and the audio beside them, then the merge. Stops at the first stage that
+ * does not complete.
  */
 export async function runSplit(storage: StorageRoot, spec: unknown, opts: { capacity?: number; concurrency?: number; tools?: Tools; encoderThreads?: number } = {}): Promise<SplitRan> {
   const jobId = randomUUID().slice(0, 8);
@@ -51,14 +54,14 @@ export async function runSplit(storage: StorageRoot, spec: unknown, opts: { capa
     return { ...outcome, events: sink.events, jobId };
   };
   const plan = await stage({ stage: 'plan', capacity: opts.capacity ?? 2 });
-  if (plan.result.status !== 'completed') return { plan, chunks: [], merge: undefined, jobId };
+  if (plan.result.status !== 'completed') return { plan, chunks: [], audio: undefined, merge: undefined, jobId };
   const count = plan.result.chunking?.count ?? 1;
   const chunks: Ran[] = [];
   const queue = [...Array(count).keys()];
   const lanes = Array.from({ length: Math.min(opts.concurrency ?? count, count) }, async () => {
     for (let i = queue.shift(); i !== undefined; i = queue.shift()) chunks[i] = await stage({ stage: 'chunk', index: i });
   });
-  await Promise.all(lanes);
-  if (chunks.some((c) => c.result.status !== 'completed')) return { plan, chunks, merge: undefined, jobId };
-  return { plan, chunks, merge: await stage({ stage: 'merge' }), jobId };
+  const [audio] = await Promise.all([plan.result.chunking?.audio ? stage({ stage: 'audio' }) : Promise.resolve(undefined), ...lanes]);
+  if (chunks.some((c) => c.result.status !== 'completed') || (audio && audio.result.status !== 'completed')) return { plan, chunks, audio, merge: undefined, jobId };
+  return { plan, chunks, audio, merge: await stage({ stage: 'merge' }), jobId };
 }

@@ -150,6 +150,7 @@ describe('buildSplitJob', () => {
   });
 
   it.each([
+    { stage: 'audio' as const, cpu: '1', memory: '1Gi' },
     { stage: 'merge' as const, cpu: '2', memory: '3Gi' },
     { stage: 'cleanup' as const, cpu: '0.1', memory: '0.25Gi' },
   ])('runs the $stage step on the CPU pool without a GPU, with $cpu CPU', ({ stage, cpu, memory }) => {
@@ -164,7 +165,7 @@ describe('buildSplitJob', () => {
   });
 
   it('gives every stage the same owner, hardening and storage as a whole job', () => {
-    for (const stage of ['plan', 'chunks', 'merge', 'cleanup'] as const) {
+    for (const stage of ['plan', 'chunks', 'audio', 'merge', 'cleanup'] as const) {
       const job = buildSplitJob(split(), settings, stage, { count: 3 });
       expect(job.metadata.ownerReferences[0]).toMatchObject({ kind: 'MediaJob', uid: 'uid-1', controller: true });
       expect(job.spec.template.spec.securityContext).toMatchObject({ runAsNonRoot: true });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { normalizeRequest } from '../../crds/src/normalize.ts';
 import { splitRefusal } from '../../crds/src/validate.ts';
-import { chunkCount, concatList, planSplit, splitInputRefusal, type SplitPlan } from '../../worker-image/src/plan/split.ts';
+import { audioPart, chunkCount, concatList, planSplit, splitInputRefusal, type SplitPlan } from '../../worker-image/src/plan/split.ts';
 import type { FrameIndex, MediaInfo } from '../../worker-image/src/probe.ts';
 
 /** A constant-rate input: `seconds` of frames at `fps`, a keyframe every `gop` frames. */
@@ -94,6 +94,27 @@ describe('planSplit: HLS/DASH ladders', () => {
     const plan = planSplit(ladder({ parallelism: 2 }), info, frames, { parallelism: 2, capacity: 2 });
     expect(starts(plan)).toEqual([0, 4]);
     expect(plan.chunks[1]?.seek).toBe(0);
+  });
+});
+
+describe('audioPart: the audio encoded beside the chunks', () => {
+  const { info } = input(10, 25, 25);
+  const out = (output: Record<string, unknown>) => normalizeRequest('convert', { input: '/storage/in.mp4', output, options: { parallelism: 2 } });
+  it.each([
+    { name: 'MP4 with AAC: an MP4 part (its edit list keeps the priming as the output will)', spec: () => out({ path: '/storage/o.mp4' }), part: { file: 'audio.m4a', muxer: 'mp4' } },
+    { name: 'MOV with PCM: a MOV part', spec: () => out({ path: '/storage/o.mov', audio: { codec: 'pcm' } }), part: { file: 'audio.mov', muxer: 'mov' } },
+    { name: 'MKV with Opus: a Matroska part', spec: () => out({ path: '/storage/o.mkv', audio: { codec: 'opus' } }), part: { file: 'audio.mka', muxer: 'matroska' } },
+    { name: 'WebM: a Matroska part', spec: () => out({ path: '/storage/o.webm' }), part: { file: 'audio.mka', muxer: 'matroska' } },
+    { name: 'MPEG-TS: an MP4 part', spec: () => out({ path: '/storage/o.ts' }), part: { file: 'audio.m4a', muxer: 'mp4' } },
+    { name: 'an audio stream copy: none (the merge copies it)', spec: () => out({ path: '/storage/o.mp4', audio: { codec: 'copy' } }), part: undefined },
+    { name: 'an HLS ladder: a NUT part (HLS segments audio by its own packets)', spec: () => ladder({ parallelism: 2 }), part: { file: 'audio.nut', muxer: 'nut' } },
+    { name: 'a DASH ladder: none (encoded in the merge)', spec: () => normalizeRequest('stream', { input: '/storage/in.mp4', output: '/storage/d', format: 'dash', options: { parallelism: 2 } }), part: undefined },
+  ])('$name', ({ spec, part }) => {
+    expect(audioPart(spec(), info)).toEqual(part);
+  });
+
+  it('has no part for an input without audio', () => {
+    expect(audioPart(out({ path: '/storage/o.mp4' }), { ...info, audio: undefined })).toBeUndefined();
   });
 });
 

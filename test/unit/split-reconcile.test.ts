@@ -118,6 +118,40 @@ describe('reconcileSplit: the pipeline of stage Jobs', () => {
   });
 });
 
+describe('reconcileSplit: the audio beside the chunks', () => {
+  const withAudio: Chunking = { ...chunking, audio: true };
+  const status = { ...processing, chunking: withAudio, chunks: { total: 3, completed: 0, failed: 0 } };
+
+  it('creates the audio Job together with the chunks when the plan has audio to encode', () => {
+    const d = reconcileSplit(obs({ status: processing, stages: { plan: { job: complete(), pods: [pod(0, result({ chunking: withAudio }))] } } }));
+    expect(d.actions).toEqual([{ type: 'createJob', stage: 'chunks', chunks: { count: 3, parallelism: 3 } }, { type: 'createJob', stage: 'audio' }]);
+  });
+
+  it('waits for the audio before the merge, and merges once both are done', () => {
+    const waiting = reconcileSplit(obs({ status, stages: { chunks: { job: complete({ completedIndexes: '0-2' }), pods: [] }, audio: { job: job(), pods: [] } } }));
+    expect(waiting.actions).toEqual([]);
+    expect(waiting.status).toMatchObject({ stage: 'encoding audio', chunks: { completed: 3 } });
+    const both = reconcileSplit(obs({ status: waiting.status, stages: { chunks: { job: complete({ completedIndexes: '0-2' }), pods: [] }, audio: { job: complete(), pods: [] } } }));
+    expect(both.actions).toEqual([{ type: 'createJob', stage: 'merge' }]);
+  });
+
+  it('creates the audio Job again when it vanished while the chunks ran (a restart between the two creates)', () => {
+    const d = reconcileSplit(obs({ status, stages: { chunks: { job: job(), pods: [] } } }));
+    expect(d.actions).toEqual([{ type: 'createJob', stage: 'audio' }]);
+  });
+
+  it('fails the job when the audio fails for good', () => {
+    const error = { code: 'INVALID_INPUT', message: 'audio is silent or too short to measure its loudness', field: 'output.audio.normalize', retryable: false };
+    const d = reconcileSplit(obs({ status, stages: { chunks: { job: job(), pods: [] }, audio: { job: failed('PodFailurePolicy', { failedPods: 1 }), pods: [pod(65, result({ status: 'failed', error }))] } } }));
+    expect(d.status).toMatchObject({ phase: 'failed', error: { code: 'INVALID_INPUT', field: 'output.audio.normalize', message: 'the audio: audio is silent or too short to measure its loudness' } });
+  });
+
+  it('stops the audio with the chunks when cancelled', () => {
+    const d = reconcileSplit(obs({ status, annotations: { [CancelAnnotation]: 'true' }, stages: { chunks: { job: job(), pods: [] }, audio: { job: job(), pods: [] } } }));
+    expect(d.actions).toEqual([{ type: 'deleteJob', stage: 'chunks', propagation: 'Foreground' }, { type: 'deleteJob', stage: 'audio', propagation: 'Foreground' }]);
+  });
+});
+
 describe('reconcileSplit: cancellation and the working folder', () => {
   it('cancels by deleting every stage that still runs, foreground', () => {
     const d = reconcileSplit(obs({ status: { ...processing, chunking }, annotations: { [CancelAnnotation]: 'true' }, stages: { plan: { job: complete(), pods: [] }, chunks: { job: job({ active: 3 }), pods: [] } } }));

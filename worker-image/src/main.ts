@@ -3,7 +3,7 @@
 // that tells the runtime whether a retry can help. Same binary in a pod and as a local child.
 //
 //   kubeff-worker --spec spec.json [--result result.json] [--events events.jsonl]
-//                 [--stage plan|chunk|merge|cleanup [--chunk-index N] [--capacity N]]
+//                 [--stage plan|chunk|audio|merge|cleanup [--chunk-index N] [--capacity N]]
 //
 // A split job runs as stages (split-run.ts); a chunk's index may also come from
 // JOB_COMPLETION_INDEX, which an Indexed Job gives each of its pods.
@@ -127,6 +127,7 @@ function splitStageFrom(stage: string | undefined, index: string | undefined, ca
       if (index === undefined || !Number.isInteger(i) || i < 0) throw new Error(`--stage chunk needs --chunk-index (or JOB_COMPLETION_INDEX), got '${index ?? ''}'`);
       return { stage, index: i };
     }
+    case 'audio':
     case 'merge':
     case 'cleanup':
       return { stage };

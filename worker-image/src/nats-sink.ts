@@ -12,7 +12,7 @@ function token(s: string): string {
 
 /** A stage of a split job: its progress is its own, which the operator adds up for the job. */
 export interface SplitStageRef {
-  stage: 'plan' | 'chunk' | 'merge' | 'cleanup';
+  stage: 'plan' | 'chunk' | 'audio' | 'merge' | 'cleanup';
   index?: number | undefined;
 }
 

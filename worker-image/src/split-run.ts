@@ -17,7 +17,7 @@ import type { JobEnvironment } from './job.ts';
 import { round } from './metrics.ts';
 import { describeMedia } from './outputs.ts';
 import { measurementFrom, parseLoudnorm, planLoudnessMeasure } from './plan/loudnorm.ts';
-import { chunkFile, chunkReport, concatList, concatListFile, planChunk, planLadderChunk, planLadderMerge, planMerge, planSplit, splitInputRefusal, unsplit, type SplitPlan } from './plan/split.ts';
+import { chunkFile, chunkReport, concatList, concatListFile, planChunk, planLadderChunk, planLadderMerge, planMerge, planSplit, planSplitAudio, splitInputRefusal, unsplit, type SplitPlan } from './plan/split.ts';
 import { streamRenditions } from './plan/stream.ts';
 import type { InputRef, PlanContext } from './plan/types.ts';
 import { frameIndex, probe, type MediaInfo } from './probe.ts';
@@ -26,10 +26,11 @@ import type { Storage } from './storage.ts';
 export type SplitStage =
   | { stage: 'plan'; capacity: number }
   | { stage: 'chunk'; index: number }
+  | { stage: 'audio' }
   | { stage: 'merge' }
   | { stage: 'cleanup' };
 
-export const SplitStages = ['plan', 'chunk', 'merge', 'cleanup'] as const;
+export const SplitStages = ['plan', 'chunk', 'audio', 'merge', 'cleanup'] as const;
 
 /** What the plan stage leaves for the others. */
 export interface SplitPlanFile {
@@ -48,6 +49,14 @@ export interface ChunkReportFile {
   frames?: number | undefined;
 }
 
+/** What the audio stage leaves beside the audio. */
+export interface AudioReportFile {
+  encodeSeconds: number;
+  metrics?: Metrics | undefined;
+}
+
+const audioReport = 'audio.json';
+
 const jobIdRe = /^[A-Za-z0-9][A-Za-z0-9_-]{0,252}$/;
 
 /** The host folder of a split job's working files. */
@@ -57,7 +66,7 @@ export function splitDir(storage: Storage, jobId: string): string {
 }
 
 /** Pure: the user-facing account of a plan. */
-export function chunkingOf(plan: SplitPlan, encodeSeconds?: number[]): Chunking {
+export function chunkingOf(plan: SplitPlan, encodeSeconds?: number[], audioEncodeSeconds?: number): Chunking {
   const last = plan.chunks[plan.chunks.length - 1];
   const end = last?.end ?? plan.timeline.outputSeconds;
   return {
@@ -66,6 +75,8 @@ export function chunkingOf(plan: SplitPlan, encodeSeconds?: number[]): Chunking 
     onKeyframes: plan.chunks.filter((c) => c.onKeyframe).length,
     parallelism: plan.concurrency,
     ...(encodeSeconds ? { encodeSeconds } : {}),
+    ...(plan.count > 1 && plan.audio ? { audio: true } : {}),
+    ...(audioEncodeSeconds !== undefined ? { audioEncodeSeconds } : {}),
   };
 }
 
@@ -85,6 +96,8 @@ export class SplitRun extends JobRun {
         return this.plan(this.which.capacity);
       case 'chunk':
         return this.chunk(this.which.index);
+      case 'audio':
+        return this.audio();
       case 'merge':
         return this.merge();
       case 'cleanup':
@@ -193,6 +206,53 @@ export class SplitRun extends JobRun {
     return { outputs: [], acceleration: ctx.acceleration };
   }
 
+  /** The audio, once over the whole input, while the chunks encode; the merge copies it. */
+  private async audio(): Promise<Executed> {
+    const file = await this.readPlan();
+    const part = file.plan.audio;
+    if (!part) return { outputs: [] };
+    this.stage('probing');
+    const input = await this.planned(file);
+    const finalPath = join(this.dir, part.file);
+    const staging = join(this.dir, `.${part.file}.${process.pid}.part`);
+    this.cleanup.push(staging);
+    const ctx = await this.context(file, input, staging);
+    const began = performance.now();
+    let metrics: Metrics | undefined;
+    const normalize = this.spec.type === 'convert' && this.spec.output?.audio?.normalize === true;
+    if (normalize) {
+      const measure = planLoudnessMeasure(ctx);
+      const { tail } = await this.runSteps([measure], 1 - measure.weight);
+      ctx.loudness = measurementFrom(parseLoudnorm(tail.join('\n')));
+      metrics = { loudnessInput: { integrated: ctx.loudness.input_i, truePeak: ctx.loudness.input_tp, range: ctx.loudness.input_lra, threshold: ctx.loudness.input_thresh } };
+    }
+    const step = planSplitAudio(ctx, part, staging);
+    if (normalize) step.weight = 1 - 0.15;
+    const { tail } = await this.runSteps([step]);
+    if (normalize && metrics) {
+      const after = parseLoudnorm(tail.join('\n'));
+      metrics.loudnessOutput = { integrated: Number(after['output_i']), truePeak: Number(after['output_tp']), range: Number(after['output_lra']), threshold: Number(after['output_thresh']) };
+    }
+    this.checkAborted();
+    await rename(staging, finalPath);
+    const report: AudioReportFile = { encodeSeconds: round((performance.now() - began) / 1000, 3), metrics };
+    await writeJson(join(this.dir, audioReport), report);
+    return { outputs: [], metrics };
+  }
+
+  /** The audio encoded beside the chunks, when the plan has one; missing, it fails the merge. */
+  private async audioOf(file: SplitPlanFile): Promise<{ path: string; report: AudioReportFile } | undefined> {
+    const part = file.plan.audio;
+    if (!part) return undefined;
+    try {
+      const path = join(this.dir, part.file);
+      await stat(path);
+      return { path, report: JSON.parse(await readFile(join(this.dir, audioReport), 'utf8')) as AudioReportFile };
+    } catch {
+      throw new JobFailure('PROCESSING_FAILED', ExitCode.internal, 'the audio of this split job is missing; it must be encoded before the merge');
+    }
+  }
+
   /** Every chunk's report, in order; a missing chunk fails the merge. */
   private async chunkReports(file: SplitPlanFile): Promise<number[]> {
     const reports: ChunkReportFile[] = [];
@@ -214,6 +274,7 @@ export class SplitRun extends JobRun {
     const out = spec.output;
     if (!out) throw new JobFailure('INVALID_OUTPUT', ExitCode.invalidSpec, 'is required', 'output');
     const encodeSeconds = await this.chunkReports(file);
+    const audio = await this.audioOf(file);
     const listPath = join(this.dir, concatListFile);
     await writeFile(listPath, concatList(file.plan));
     this.stage('probing');
@@ -221,14 +282,14 @@ export class SplitRun extends JobRun {
     const target = await env.storage.fileOutput(out.path, 'output.path', env.jobId, await this.scratch());
     this.cleanup.push(target.staging);
     const ctx = await this.context(file, input, target.staging);
-    let metrics: Metrics | undefined;
-    if (out.audio?.normalize && file.info.audio) {
+    let metrics: Metrics | undefined = audio?.report.metrics;
+    if (!audio && out.audio?.normalize && file.info.audio) {
       const measure = planLoudnessMeasure(ctx);
       const { tail } = await this.runSteps([measure], 1 - measure.weight);
       ctx.loudness = measurementFrom(parseLoudnorm(tail.join('\n')));
       metrics = { loudnessInput: { integrated: ctx.loudness.input_i, truePeak: ctx.loudness.input_tp, range: ctx.loudness.input_lra, threshold: ctx.loudness.input_thresh } };
     }
-    const step = planMerge(ctx, file.plan, listPath);
+    const step = planMerge(ctx, file.plan, listPath, audio?.path);
     if (ctx.loudness) step.weight = 1 - 0.15;
     const { tail } = await this.runSteps([step]);
     if (ctx.loudness && metrics) {
@@ -239,7 +300,7 @@ export class SplitRun extends JobRun {
     const described = await describeMedia(env.tools.ffprobe, target.described, target.location, 'media');
     // The chunks have served their purpose.
     await rm(this.dir, { recursive: true, force: true });
-    return { outputs: [described], metrics, acceleration: ctx.acceleration, chunking: chunkingOf(file.plan, encodeSeconds) };
+    return { outputs: [described], metrics, acceleration: ctx.acceleration, chunking: chunkingOf(file.plan, encodeSeconds, audio?.report.encodeSeconds) };
   }
 
   /** An HLS/DASH ladder: every rendition's chunks copied in order, one audio encode, one muxer. */
@@ -248,6 +309,7 @@ export class SplitRun extends JobRun {
     const s = spec.stream;
     if (!s) throw new JobFailure('INVALID_OUTPUT', ExitCode.invalidSpec, 'is required', 'stream');
     const encodeSeconds = await this.chunkReports(file);
+    const audio = await this.audioOf(file);
     const listPath = join(this.dir, concatListFile);
     await writeFile(listPath, concatList(file.plan));
     this.stage('probing');
@@ -255,11 +317,11 @@ export class SplitRun extends JobRun {
     const target = await env.storage.dirOutput(s.path, 'output', env.jobId, await this.scratch());
     this.cleanup.push(target.staging);
     const ctx = await this.context(file, input, target.staging);
-    await this.runSteps([planLadderMerge(ctx, file.plan, listPath)]);
+    await this.runSteps([planLadderMerge(ctx, file.plan, listPath, audio?.path)]);
     await this.publish(target);
     const outputs = await this.describeLadder(target, s, streamRenditions(ctx).keep);
     await rm(this.dir, { recursive: true, force: true });
-    return { outputs, acceleration: ctx.acceleration, chunking: chunkingOf(file.plan, encodeSeconds) };
+    return { outputs, acceleration: ctx.acceleration, chunking: chunkingOf(file.plan, encodeSeconds, audio?.report.encodeSeconds) };
   }
 }
 

@@ -256,7 +256,7 @@ export class MediaJobController {
     let attemptJob: V1Job | undefined;
     if (isSplitJob(mj.spec)) {
       const stages: Partial<Record<SplitStageName, ObservedStage>> = {};
-      for (const stage of ['plan', 'chunks', 'merge', 'whole', 'cleanup'] as const) {
+      for (const stage of ['plan', 'chunks', 'audio', 'merge', 'whole', 'cleanup'] as const) {
         const job = this.ownedJob(stage === 'whole' ? jobName(name) : splitJobName(name, stage), ns, uid);
         if (!job) continue;
         const stagePods = pods.filter((p) => (p.metadata?.labels?.[SplitStageLabel] ?? 'whole') === stage);

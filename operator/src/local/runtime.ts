@@ -68,10 +68,13 @@ interface SplitRun {
   mergePercent: number;
   lastPercentage: number;
   chunking?: Chunking | undefined;
+  /** The audio, encoded once beside the chunks: none to encode, to start, running, between attempts, or done. */
+  audio: 'none' | 'pending' | 'running' | 'waiting' | 'done';
+  audioAttempts: number;
 }
 
 /** A worker process of a job: the whole job, or one stage of a split job. */
-type Task = { kind: 'whole' } | { kind: 'plan' } | { kind: 'chunk'; index: number } | { kind: 'merge' };
+type Task = { kind: 'whole' } | { kind: 'plan' } | { kind: 'chunk'; index: number } | { kind: 'audio' } | { kind: 'merge' };
 
 const now = () => new Date().toISOString();
 
@@ -128,11 +131,18 @@ export class LocalRuntime {
     return this.running.size;
   }
 
-  /** Worker processes running now, all jobs together: what the pool's size limits. */
+  /**
+   * Worker processes running now, all jobs together: what the pool's size limits. A split job's
+   * audio step is left out: one light thread beside the chunks, it must not hold a chunk back.
+   */
   private processCount(): number {
     let n = 0;
-    for (const r of this.running.values()) n += r.children.size;
+    for (const r of this.running.values()) n += this.chunkProcesses(r);
     return n;
+  }
+
+  private chunkProcesses(r: Running): number {
+    return r.children.size - (r.split?.audio === 'running' ? 1 : 0);
   }
 
   /** Stops admitting; running workers are stopped and their jobs requeued for the next start. */
@@ -189,7 +199,11 @@ export class LocalRuntime {
       // Chunks of jobs already running come first: a started job finishes before new ones start.
       for (const r of this.running.values()) {
         const sp = r.split;
-        while (sp && sp.phase === 'chunks' && sp.pending.length && r.children.size < sp.concurrency && this.processCount() < this.o.limits.global) {
+        if (sp?.phase === 'chunks' && sp.audio === 'pending') {
+          sp.audio = 'running';
+          this.spawnTask(r, { kind: 'audio' });
+        }
+        while (sp && sp.phase === 'chunks' && sp.pending.length && this.chunkProcesses(r) < sp.concurrency && this.processCount() < this.o.limits.global) {
           this.spawnTask(r, { kind: 'chunk', index: sp.pending.shift() as number });
         }
       }
@@ -221,7 +235,7 @@ export class LocalRuntime {
     if (isSplitJob(job.spec)) {
       // A retried or restarted split job plans afresh: nothing of an earlier attempt is trusted.
       this.removeSplitFolder(job.id);
-      run.split = { phase: 'plan', chunkSeconds: [], chunkPercent: [], chunkSpeed: [], chunkAttempts: [], pending: [], completed: new Set(), failed: 0, concurrency: 1, mergeAttempts: 0, mergePercent: 0, lastPercentage: -1 };
+      run.split = { phase: 'plan', chunkSeconds: [], chunkPercent: [], chunkSpeed: [], chunkAttempts: [], pending: [], completed: new Set(), failed: 0, concurrency: 1, mergeAttempts: 0, mergePercent: 0, lastPercentage: -1, audio: 'none', audioAttempts: 0 };
       this.spawnTask(run, { kind: 'plan' });
     } else {
       this.spawnTask(run, { kind: 'whole' });
@@ -233,7 +247,7 @@ export class LocalRuntime {
     const job = run.job;
     const name = task.kind === 'chunk' ? `chunk-${task.index}` : task.kind;
     const resultPath = join(this.o.workDir, `${job.id}.${run.attempt}.${name}.result.json`);
-    const stageArgs = task.kind === 'whole' ? [] : task.kind === 'plan' ? ['--stage', 'plan', '--capacity', String(this.o.limits.global)] : task.kind === 'chunk' ? ['--stage', 'chunk', '--chunk-index', String(task.index)] : ['--stage', 'merge'];
+    const stageArgs = task.kind === 'whole' ? [] : task.kind === 'plan' ? ['--stage', 'plan', '--capacity', String(this.o.limits.global)] : task.kind === 'chunk' ? ['--stage', 'chunk', '--chunk-index', String(task.index)] : ['--stage', task.kind];
     const [cmd, ...args] = this.o.workerCommand as [string, ...string[]];
     // stdin stays open as a lifeline: if this process dies, the worker sees EOF and stops.
     const child = spawn(cmd, [...args, '--job-id', job.id, '--result', resultPath, '--exit-with-parent', ...stageArgs], {
@@ -408,11 +422,35 @@ export class LocalRuntime {
       const seconds = chunkSecondsOf(chunking.boundaries);
       Object.assign(sp, {
         phase: 'chunks', chunkSeconds: seconds, chunkPercent: seconds.map(() => 0), chunkSpeed: seconds.map(() => 0), chunkAttempts: seconds.map(() => 0),
-        pending: seconds.map((_, i) => i), concurrency: chunking.parallelism ?? chunking.count, chunking,
+        pending: seconds.map((_, i) => i), concurrency: chunking.parallelism ?? chunking.count, chunking, audio: chunking.audio ? 'pending' : 'none',
       } satisfies Partial<SplitRun>);
       this.o.store.updateStatus(id, { stage: 'encoding chunks', chunks: this.chunkCounts(sp), chunking });
       this.emit(id, 'planned', { status: 'processing', stage: 'encoding chunks', chunks: this.chunkCounts(sp), chunking });
       log.info({ chunks: chunking.count, parallelism: sp.concurrency, onKeyframes: chunking.onKeyframes }, 'split job planned');
+      return;
+    }
+    if (task.kind === 'audio') {
+      sp.audioAttempts++;
+      if (code === 0) {
+        sp.audio = 'done';
+        this.mergeWhenReady(run, sp);
+        return;
+      }
+      const decision = afterExit(code, sp.audioAttempts, this.o.retry);
+      if (decision.action === 'retry') {
+        sp.audio = 'waiting';
+        log.warn({ code, delayMs: decision.delayMs, error: result?.error }, 'audio will be retried');
+        setTimeout(() => {
+          if (run.ended || run.cancelRequested || this.stopping) return;
+          sp.audio = 'pending';
+          this.scheduleTick();
+        }, decision.delayMs).unref();
+        return;
+      }
+      run.ended = true;
+      sp.pending = [];
+      this.failSplit(run, code, signal, result, stderr, 'audio');
+      for (const c of run.children) c.kill('SIGTERM');
       return;
     }
     if (task.kind === 'chunk') {
@@ -422,11 +460,7 @@ export class LocalRuntime {
         sp.chunkPercent[task.index] = 100;
         sp.chunkSpeed[task.index] = 0;
         this.o.store.updateStatus(id, { chunks: this.chunkCounts(sp) });
-        if (sp.completed.size === sp.chunkSeconds.length) {
-          sp.phase = 'merge';
-          this.o.store.updateStatus(id, { stage: 'stitching' });
-          this.spawnTask(run, { kind: 'merge' });
-        }
+        this.mergeWhenReady(run, sp);
         return;
       }
       sp.failed++;
@@ -464,6 +498,14 @@ export class LocalRuntime {
     }
     run.ended = true;
     this.failSplit(run, code, signal, result, stderr, 'merge');
+  }
+
+  /** The merge starts once every chunk and the audio are encoded. */
+  private mergeWhenReady(run: Running, sp: SplitRun): void {
+    if (sp.phase !== 'chunks' || sp.completed.size < sp.chunkSeconds.length || (sp.audio !== 'none' && sp.audio !== 'done')) return;
+    sp.phase = 'merge';
+    this.o.store.updateStatus(run.job.id, { stage: 'stitching' });
+    this.spawnTask(run, { kind: 'merge' });
   }
 
   /** Records a split job's failure now (its folder goes when its last process has exited). */

@@ -9,7 +9,7 @@
 // same settings, each opening with a keyframe (a fresh encoder); the merge concatenates them
 // without re-encoding and encodes the audio once over the whole input.
 import type { MediaJobSpec, StreamSpec } from '@kubeff/crds';
-import { Limits } from '@kubeff/crds';
+import { ContainerRules, Limits } from '@kubeff/crds';
 import { JobFailure } from '../failure.ts';
 import type { FrameIndex, MediaInfo } from '../probe.ts';
 import { convertAudio, convertVideo, muxArgs, speedFactor, threadArgs } from './convert.ts';
@@ -113,6 +113,46 @@ export interface SplitPlan {
   concurrency: number;
   timeline: Timeline;
   chunks: SplitChunk[];
+  /** The audio, encoded once over the whole input beside the chunks (absent: no audio to encode). */
+  audio?: AudioPart | undefined;
+}
+
+/** Where a split job's audio is encoded, beside the chunks. */
+export interface AudioPart {
+  file: string;
+  muxer: 'mp4' | 'mov' | 'matroska' | 'nut';
+}
+
+/**
+ * Pure: the audio a split job encodes beside its chunks, or undefined when the merge encodes
+ * nothing (no audio in the input or the output, or a stream copy). The file's container is of the
+ * output's family: MP4 edit lists and Matroska codec delays carry the encoder's priming differently,
+ * and the merge's stream copy must give exactly what one FFmpeg writes.
+ */
+export function audioPart(spec: MediaJobSpec, info: MediaInfo): AudioPart | undefined {
+  if (!info.audio) return undefined;
+  // HLS segments the audio by its packets' own timestamps (NUT keeps them as the encoder made
+  // them); a DASH muxer copying AAC cannot both keep the priming and the last packet's length as
+  // one run does (tested against MP4, NUT and MPEG-TS), so a split DASH ladder encodes its audio
+  // in the merge.
+  if (spec.type === 'stream') return spec.stream?.format === 'hls' ? { file: 'audio.nut', muxer: 'nut' } : undefined;
+  const out = spec.output;
+  if (spec.type !== 'convert' || !out) return undefined;
+  const rule = ContainerRules[out.format];
+  const codec = out.audio?.codec ?? rule.defaultAudio;
+  if (!rule.audio.length || !codec || codec === 'copy') return undefined;
+  switch (rule.muxer) {
+    case 'mp4':
+    case 'mpegts':
+      return { file: 'audio.m4a', muxer: 'mp4' };
+    case 'mov':
+      return { file: 'audio.mov', muxer: 'mov' };
+    case 'matroska':
+    case 'webm':
+      return { file: 'audio.mka', muxer: 'matroska' };
+    default:
+      return undefined;
+  }
 }
 
 /** Pure: the chunks of a split job from the input's frame index. One chunk means "do not split". */
@@ -185,7 +225,7 @@ export function planSplit(spec: MediaJobSpec, info: MediaInfo, frames: FrameInde
         seconds: (end ?? tl.outputSeconds) - start,
       });
     }
-    return { count: chunks.length, concurrency: Math.min(concurrency, chunks.length), timeline: tl, chunks };
+    return { count: chunks.length, concurrency: Math.min(concurrency, chunks.length), timeline: tl, chunks, audio: audioPart(spec, info) };
   }
 
   // Resampled (fps): output frames sit on a grid of 1/rate; cut halfway between two slots.
@@ -207,7 +247,7 @@ export function planSplit(spec: MediaJobSpec, info: MediaInfo, frames: FrameInde
       seconds: (end ?? tl.outputSeconds) - start,
     };
   });
-  return { count: chunks.length, concurrency: Math.min(concurrency, chunks.length), timeline: tl, chunks };
+  return { count: chunks.length, concurrency: Math.min(concurrency, chunks.length), timeline: tl, chunks, audio: audioPart(spec, info) };
 }
 
 /**
@@ -258,7 +298,8 @@ function planLadderSplit(spec: MediaJobSpec, info: MediaInfo, frames: FrameIndex
       frames: (next?.frame ?? last) - b.frame, seconds: (end ?? tl.outputSeconds) - start, segment: b.segment,
     };
   });
-  return { count: chunks.length, concurrency: Math.max(1, Math.min(concurrency, chunks.length)), timeline: tl, chunks };
+  if (chunks.length <= 1) return { count: 1, concurrency: 1, timeline: tl, chunks };
+  return { count: chunks.length, concurrency: Math.max(1, Math.min(concurrency, chunks.length)), timeline: tl, chunks, audio: audioPart(spec, info) };
 }
 
 /** Index of the first element >= x in an ascending array. */
@@ -318,13 +359,38 @@ export function concatList(plan: SplitPlan): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** The merge: the chunks copied in order, the audio encoded once over the whole input, one mux. */
-export function planMerge(ctx: PlanContext, plan: SplitPlan, listPath: string): FfmpegStep {
+/**
+ * The audio of a split job, encoded once over the whole input while the chunks encode: the job's
+ * audio chain and encoder (a convert's, loudness normalization included; a ladder's shared AAC).
+ */
+export function planSplitAudio(ctx: PlanContext, part: AudioPart, outFile: string): FfmpegStep {
+  const args = [...commonArgs(ctx)];
+  let seconds = ctx.inputInfo.durationSeconds;
+  if (ctx.spec.type === 'stream') {
+    args.push(...fileInput(ctx.input), '-map', '0:a:0', ...streamAudio(ctx));
+  } else {
+    const trim = trimOf(ctx.spec.operations, ctx.inputInfo.durationSeconds);
+    seconds = trim.seconds;
+    const audio = convertAudio(ctx, 0);
+    args.push(...fileInput(ctx.input, trimArgs(trim.trim)), '-filter_complex', audio.graph.join(';'), ...audio.maps);
+  }
+  args.push('-vn', '-map_metadata', '-1', '-f', part.muxer, '-protocol_whitelist', 'file', `file:${outFile}`);
+  return { stage: 'encoding audio', ffmpeg: ctx.ffmpeg, args, expectedSeconds: seconds, weight: 1 };
+}
+
+/**
+ * The merge: the chunks copied in order and one mux. The audio was encoded beside the chunks
+ * (`audioPath`) and is copied too; a stream copy of the input's audio is made here.
+ */
+export function planMerge(ctx: PlanContext, plan: SplitPlan, listPath: string, audioPath?: string): FfmpegStep {
   const { trim } = trimOf(ctx.spec.operations, ctx.inputInfo.durationSeconds);
   const args = [...commonArgs(ctx), '-f', 'concat', '-safe', '0', ...fileInput(listPath)];
   const maps = ['-map', '0:v:0', '-c:v', 'copy'];
   const graph: string[] = [];
-  if (ctx.inputInfo.audio) {
+  if (audioPath) {
+    args.push(...fileInput(audioPath));
+    maps.push('-map', '1:a:0', '-c:a', 'copy');
+  } else if (ctx.inputInfo.audio) {
     args.push(...fileInput(ctx.input, trimArgs(trim)));
     const audio = convertAudio(ctx, 1);
     graph.push(...audio.graph);
@@ -366,18 +432,19 @@ export function planLadderChunk(ctx: PlanContext, plan: SplitPlan, index: number
  * back: each rendition's bitrate (the master playlist's BANDWIDTH, the MPD's bandwidth), the MP4
  * codec tag and the field order DASH writes.
  */
-export function planLadderMerge(ctx: PlanContext, plan: SplitPlan, listPath: string): FfmpegStep {
+export function planLadderMerge(ctx: PlanContext, plan: SplitPlan, listPath: string, audioPath?: string): FfmpegStep {
   const s = ctx.spec.stream as StreamSpec;
   const { keep } = streamRenditions(ctx);
   const audio = ctx.inputInfo.audio !== undefined;
   const args = [...commonArgs(ctx), '-f', 'concat', '-safe', '0', ...fileInput(listPath)];
-  if (audio) args.push(...fileInput(ctx.input));
+  if (audio) args.push(...fileInput(audioPath ?? ctx.input));
   keep.forEach((_, i) => args.push('-map', `0:v:${i}`));
   if (audio) args.push('-map', '1:a:0');
   args.push('-c:v', 'copy');
   keep.forEach((r, i) => args.push(`-b:v:${i}`, String(r.bitrate)));
   if (s.format === 'dash') args.push('-tag:v', s.videoCodec === 'h265' ? 'hev1' : 'avc1', '-field_order', 'progressive');
-  if (audio) args.push(...streamAudio(ctx));
+  // A copy keeps no bitrate of its own: the master playlist's BANDWIDTH adds the one asked for.
+  if (audio) args.push(...(audioPath ? ['-c:a', 'copy', '-b:a', String(s.audioBitrate)] : streamAudio(ctx)));
   args.push(...streamMux(ctx, keep, audio));
   return { stage: 'stitching', ffmpeg: ctx.ffmpeg, args, cwd: ctx.staging, expectedSeconds: plan.timeline.outputSeconds, weight: 1 };
 }

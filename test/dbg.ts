@@ -1,0 +1,12 @@
+import { normalizeRequest } from '../crds/src/normalize.ts';
+import { makeSource } from './support/media.ts';
+import { runSpec, runSplit } from './support/worker.ts';
+import { mkdtempSync, readFileSync } from 'node:fs';
+const root = mkdtempSync('/tmp/dbgs-');
+const storage = { root, host: (p: string) => root + '/' + p.replace(/^\/storage\//, ''), remove() {} };
+makeSource(storage.host('/storage/in.mp4'), { seconds: 13, width: 640, height: 360, fps: 25, args: ['-c:v', 'libx264', '-preset', 'ultrafast', '-g', '1000', '-sc_threshold', '0'] });
+const ladder = (out: string, options: object) => normalizeRequest('stream', { input: '/storage/in.mp4', output: out, format: process.argv[2] ?? 'hls', segment_duration: 2, variants: [{ name: 'hi', resolution: '640x360', bitrate: '800k' }], options: { hardware_acceleration: 'none', ...options } });
+await runSpec(storage as never, ladder('/storage/single', {}));
+const r = await runSplit(storage as never, ladder('/storage/split', { parallelism: 3 }), { capacity: 3 });
+console.log(r.merge?.result.status, JSON.stringify(r.merge?.result.error));
+console.log(root);
