@@ -11,6 +11,10 @@ export const ErrorCodes = [
   'INVALID_CODEC_FORMAT',
   'UNSUPPORTED_CAPABILITY',
   'INSUFFICIENT_RESOURCES',
+  /** An output that FFmpeg wrote without error but that is broken (truncated, streams or length wrong). */
+  'OUTPUT_VERIFICATION_FAILED',
+  /** An output that measures below the job's quality gate. */
+  'QUALITY_BELOW_TARGET',
 ] as const;
 export type ErrorCode = (typeof ErrorCodes)[number];
 

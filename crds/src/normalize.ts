@@ -26,6 +26,8 @@ import {
   type JobOptions,
   type Operation,
   type OutputSpec,
+  type PerTitleLadder,
+  type QualityGate,
   type StreamSpec,
   type Variant,
   type VideoSettings,
@@ -43,7 +45,7 @@ const audioCodecAliases: Record<string, (typeof AudioCodecValues)[number]> = {
   libmp3lame: 'mp3', libopus: 'opus', libvorbis: 'vorbis', pcm_s16le: 'pcm', wav: 'pcm',
 };
 
-const optionKeys = ['priority', 'hardware_acceleration', 'webhook_url', 'webhook_events', 'timeout', 'timeout_seconds', 'presign_outputs', 'parallelism', 'chunk_seconds'];
+const optionKeys = ['priority', 'hardware_acceleration', 'webhook_url', 'webhook_events', 'timeout', 'timeout_seconds', 'presign_outputs', 'parallelism', 'chunk_seconds', 'verify', 'quality_gate'];
 
 /** Normalizes a request body; throws SpecError listing every problem found. */
 export function normalizeRequest(kind: RequestKind, body: unknown): MediaJobSpec {
@@ -174,6 +176,24 @@ function readOptions(f: Fields, body: JsonObject): JobOptions {
     const secs = f.number(opts['chunk_seconds'], field('chunk_seconds'), 'INVALID_REQUEST', { min: Limits.minChunkSeconds, max: Limits.maxChunkSeconds });
     if (secs !== undefined) out.chunkSeconds = secs;
   }
+  if (opts['verify'] !== undefined) {
+    const v = f.boolean(opts['verify'], field('verify'), 'INVALID_REQUEST');
+    if (v === false) out.verify = false;
+  }
+  if (opts['quality_gate'] !== undefined) {
+    const g = opts['quality_gate'];
+    const at = (k: string) => `${field('quality_gate')}.${k}`;
+    if (!isObject(g)) f.add('INVALID_REQUEST', field('quality_gate'), `must be an object like {"vmaf_min": 90}, got ${describe(g)}`);
+    else {
+      f.known(g, field('quality_gate'), ['vmaf_min', 'psnr_min', 'ssim_min', 'on_fail']);
+      const gate: QualityGate = { onFail: 'fail' };
+      if (g['vmaf_min'] !== undefined) gate.vmafMin = f.number(g['vmaf_min'], at('vmaf_min'), 'INVALID_REQUEST', { min: 0, max: 100 });
+      if (g['psnr_min'] !== undefined) gate.psnrMin = f.number(g['psnr_min'], at('psnr_min'), 'INVALID_REQUEST', { min: 0, max: 100 });
+      if (g['ssim_min'] !== undefined) gate.ssimMin = f.number(g['ssim_min'], at('ssim_min'), 'INVALID_REQUEST', { min: 0, max: 1 });
+      if (g['on_fail'] !== undefined) gate.onFail = f.oneOf(g['on_fail'], at('on_fail'), 'INVALID_REQUEST', ['fail', 'reencode'] as const) ?? 'fail';
+      out.qualityGate = dropUndefined(gate);
+    }
+  }
   const timeout = opts['timeout_seconds'] ?? opts['timeout'];
   if (timeout !== undefined) {
     const t = f.number(timeout, field(opts['timeout_seconds'] !== undefined ? 'timeout_seconds' : 'timeout'), 'INVALID_REQUEST', { min: 1, max: Limits.maxSeconds, integer: true });
@@ -218,7 +238,7 @@ function readCodec<T extends string>(f: Fields, v: unknown, field: string, allow
   return f.oneOf(alias ?? v, field, 'INVALID_CODEC_FORMAT', allowed);
 }
 
-const videoKeys = ['codec', 'preset', 'crf', 'bitrate', 'resolution', 'width', 'height', 'fps', 'framerate', 'pixel_format', 'pix_fmt', 'profile'];
+const videoKeys = ['codec', 'preset', 'crf', 'bitrate', 'resolution', 'width', 'height', 'fps', 'framerate', 'pixel_format', 'pix_fmt', 'profile', 'target_vmaf', 'max_bitrate', 'vmaf_samples'];
 const audioKeys = ['codec', 'bitrate', 'channels', 'sample_rate', 'normalize'];
 
 function readVideo(f: Fields, v: unknown, field: string): VideoSettings | undefined {
@@ -238,6 +258,9 @@ function readVideo(f: Fields, v: unknown, field: string): VideoSettings | undefi
   const pix = v['pixel_format'] ?? v['pix_fmt'];
   if (pix !== undefined) out.pixelFormat = f.oneOf(pix, `${field}.pixel_format`, 'INVALID_OUTPUT', PixelFormatValues);
   if (v['profile'] !== undefined) out.profile = f.oneOf(v['profile'], `${field}.profile`, 'INVALID_OUTPUT', ProfileValues);
+  if (v['target_vmaf'] !== undefined) out.targetVmaf = f.number(v['target_vmaf'], `${field}.target_vmaf`, 'INVALID_OUTPUT', { min: Limits.minTargetVmaf, max: Limits.maxTargetVmaf });
+  if (v['max_bitrate'] !== undefined) out.maxBitrate = readBitrate(f, v['max_bitrate'], `${field}.max_bitrate`, 'INVALID_OUTPUT', Limits.maxBitrate);
+  if (v['vmaf_samples'] !== undefined) out.vmafSamples = f.number(v['vmaf_samples'], `${field}.vmaf_samples`, 'INVALID_OUTPUT', { min: 1, max: Limits.maxVmafSamples, integer: true });
   return dropUndefined(out);
 }
 
@@ -607,7 +630,7 @@ function outputFromPath(f: Fields, path: string, format: Container | undefined, 
 }
 
 function normalizeStream(f: Fields, body: JsonObject): MediaJobSpec | undefined {
-  f.known(body, '', ['input', 'output', 'type', 'format', 'variants', 'segment_duration', 'video_codec', 'audio_bitrate', 'options', ...optionKeys]);
+  f.known(body, '', ['input', 'output', 'type', 'format', 'variants', 'segment_duration', 'video_codec', 'codec', 'audio_bitrate', 'max_variants', 'min_bitrate', 'max_bitrate', 'options', ...optionKeys]);
   const input = readInput(f, body);
   if (isObject(body['output'])) f.known(body['output'], 'output', ['path'], 'INVALID_OUTPUT');
   const rawOut = isObject(body['output']) ? body['output']['path'] : body['output'];
@@ -616,13 +639,31 @@ function normalizeStream(f: Fields, body: JsonObject): MediaJobSpec | undefined 
   const typeKey = body['type'] !== undefined ? 'type' : 'format';
   const format = body[typeKey] === undefined ? 'hls' : f.oneOf(body[typeKey], typeKey, 'INVALID_OUTPUT', ['hls', 'dash'] as const);
   const segmentDuration = body['segment_duration'] === undefined ? 6 : f.number(body['segment_duration'], 'segment_duration', 'INVALID_OUTPUT', { min: 1, max: 60 });
-  const videoCodec = body['video_codec'] === undefined ? 'h264' : readCodec(f, body['video_codec'], 'video_codec', ['h264', 'h265'] as const, { avc: 'h264', hevc: 'h265' });
+  const codecKey = body['video_codec'] !== undefined ? 'video_codec' : 'codec';
+  if (body['video_codec'] !== undefined && body['codec'] !== undefined) f.add('INVALID_OUTPUT', 'codec', 'give video_codec or codec, not both');
+  const videoCodec = body[codecKey] === undefined ? 'h264' : readCodec(f, body[codecKey], codecKey, ['h264', 'h265'] as const, { avc: 'h264', hevc: 'h265' });
   const audioBitrate = body['audio_bitrate'] === undefined ? 128_000 : readBitrate(f, body['audio_bitrate'], 'audio_bitrate', 'INVALID_OUTPUT', Limits.maxAudioBitrate);
-  const variants = readVariants(f, body['variants']);
+  const auto = typeof body['variants'] === 'string' && body['variants'].toLowerCase() === 'auto';
+  const variants = auto ? undefined : readVariants(f, body['variants']);
+  const perTitle = auto ? readPerTitle(f, body) : undefined;
+  if (!auto) {
+    for (const k of ['max_variants', 'min_bitrate', 'max_bitrate']) {
+      if (body[k] !== undefined) f.add('INVALID_OUTPUT', k, 'applies only to a ladder built from the content ("variants": "auto")', { value: body[k] });
+    }
+  }
   const options = readOptions(f, body);
-  if (!input || !dir || !format || segmentDuration === undefined || !videoCodec || audioBitrate === undefined || !variants) return undefined;
-  const stream: StreamSpec = { format, path: stripTrailingSlash(dir), segmentDuration, videoCodec, audioBitrate, variants };
+  if (!input || !dir || !format || segmentDuration === undefined || !videoCodec || audioBitrate === undefined || (!variants && !perTitle)) return undefined;
+  const stream: StreamSpec = { format, path: stripTrailingSlash(dir), segmentDuration, videoCodec, audioBitrate, ...(variants ? { variants } : {}), ...(perTitle ? { perTitle } : {}) };
   return { type: 'stream', input: { path: input }, operations: [], stream, options };
+}
+
+/** `"variants": "auto"` with its bounds: a ladder built from the content. */
+function readPerTitle(f: Fields, body: JsonObject): PerTitleLadder | undefined {
+  const maxVariants = body['max_variants'] === undefined ? 5 : f.number(body['max_variants'], 'max_variants', 'INVALID_OUTPUT', { min: 1, max: Limits.maxVariants, integer: true });
+  const minBitrate = body['min_bitrate'] === undefined ? undefined : readBitrate(f, body['min_bitrate'], 'min_bitrate', 'INVALID_OUTPUT', Limits.maxBitrate);
+  const maxBitrate = body['max_bitrate'] === undefined ? undefined : readBitrate(f, body['max_bitrate'], 'max_bitrate', 'INVALID_OUTPUT', Limits.maxBitrate);
+  if (maxVariants === undefined || (body['min_bitrate'] !== undefined && minBitrate === undefined) || (body['max_bitrate'] !== undefined && maxBitrate === undefined)) return undefined;
+  return dropUndefined({ maxVariants, minBitrate, maxBitrate });
 }
 
 const defaultLadder = [

@@ -23,6 +23,10 @@ export const Limits = {
   maxChunks: 256,
   minChunkSeconds: 1,
   maxChunkSeconds: 3600,
+  /** Target-quality encoding: the VMAF a job may aim at, and the samples its CRF search encodes. */
+  minTargetVmaf: 10,
+  maxTargetVmaf: 99,
+  maxVmafSamples: 10,
 } as const;
 
 const strictObject = { additionalProperties: false } as const;
@@ -91,6 +95,13 @@ export const VideoSettings = Type.Object(
     fps: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: Limits.maxFps })),
     pixelFormat: Type.Optional(literals(PixelFormatValues)),
     profile: Type.Optional(literals(ProfileValues)),
+    targetVmaf: Type.Optional(Type.Number({
+      minimum: Limits.minTargetVmaf,
+      maximum: Limits.maxTargetVmaf,
+      description: 'Encode to this VMAF: the CRF is searched on samples of the input, then the whole input is encoded with it (instead of crf or bitrate)',
+    })),
+    maxBitrate: Type.Optional(Bitrate(Limits.maxBitrate, 'Cap on the video bitrate in bits per second (VBV maxrate; the buffer is twice that)')),
+    vmafSamples: Type.Optional(Type.Integer({ minimum: 1, maximum: Limits.maxVmafSamples, description: 'Samples of the input the target-VMAF search encodes (default 4)' })),
   },
   strictObject,
 );
@@ -193,6 +204,17 @@ export const Variant = Type.Object(
 );
 export type Variant = Static<typeof Variant>;
 
+/** A ladder built from the content (`"variants": "auto"`): sampled, measured, cut on the convex hull. */
+export const PerTitleLadder = Type.Object(
+  {
+    maxVariants: Type.Integer({ minimum: 1, maximum: Limits.maxVariants, description: 'Rungs at most' }),
+    minBitrate: Type.Optional(Bitrate(Limits.maxBitrate, 'Lowest rung bitrate at least, bits per second')),
+    maxBitrate: Type.Optional(Bitrate(Limits.maxBitrate, 'Top rung bitrate at most, bits per second')),
+  },
+  strictObject,
+);
+export type PerTitleLadder = Static<typeof PerTitleLadder>;
+
 export const StreamSpec = Type.Object(
   {
     format: literals(['hls', 'dash'] as const),
@@ -200,7 +222,9 @@ export const StreamSpec = Type.Object(
     segmentDuration: Type.Number({ minimum: 1, maximum: 60 }),
     videoCodec: literals(['h264', 'h265'] as const),
     audioBitrate: Bitrate(Limits.maxAudioBitrate, 'Audio bitrate in bits per second'),
-    variants: Type.Array(Variant, { minItems: 1, maxItems: Limits.maxVariants }),
+    /** The ladder as asked; absent when it is built per title (perTitle). */
+    variants: Type.Optional(Type.Array(Variant, { minItems: 1, maxItems: Limits.maxVariants })),
+    perTitle: Type.Optional(PerTitleLadder),
   },
   strictObject,
 );
@@ -218,6 +242,18 @@ export const AnalyzeSpec = Type.Object(
 export type AnalyzeSpec = Static<typeof AnalyzeSpec>;
 
 export const WebhookEventValues = ['queued', 'started', 'progress', 'complete', 'error', 'cancelled'] as const;
+
+/** Minimum quality a finished output must measure against its input, else the job fails (or re-encodes once). */
+export const QualityGate = Type.Object(
+  {
+    vmafMin: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
+    psnrMin: Type.Optional(Type.Number({ minimum: 0, maximum: 100, description: 'dB' })),
+    ssimMin: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+    onFail: literals(['fail', 'reencode'] as const, { description: 'fail the job, or re-encode once at a better setting first' }),
+  },
+  strictObject,
+);
+export type QualityGate = Static<typeof QualityGate>;
 export const JobOptions = Type.Object(
   {
     priority: literals(['low', 'normal', 'high'] as const),
@@ -239,6 +275,8 @@ export const JobOptions = Type.Object(
       maximum: Limits.maxPresignSeconds,
       description: 'Report a presigned download URL valid this long for each S3 output',
     })),
+    verify: Type.Optional(Type.Boolean({ description: 'Check every output before it is published (decode, streams, duration, segments); default true' })),
+    qualityGate: Type.Optional(QualityGate),
   },
   strictObject,
 );

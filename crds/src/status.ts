@@ -59,11 +59,24 @@ export const Acceleration = Type.Object({
 });
 export type Acceleration = Static<typeof Acceleration>;
 
+/** What a failed check expected and found (verification, the quality gate). */
+export const FailureDetails = Type.Object({
+  check: Type.Optional(Type.String()),
+  path: Type.Optional(Type.String()),
+  expected: Type.Optional(Type.String()),
+  found: Type.Optional(Type.String()),
+  metric: Type.Optional(Type.String()),
+  measured: Type.Optional(Type.Number()),
+  required: Type.Optional(Type.Number()),
+});
+export type FailureDetails = Static<typeof FailureDetails>;
+
 export const JobError = Type.Object({
   code: Type.String(),
   message: Type.String(),
   field: Type.Optional(Type.String()),
   retryable: Type.Boolean(),
+  details: Type.Optional(FailureDetails),
 });
 export type JobError = Static<typeof JobError>;
 
@@ -92,6 +105,64 @@ export const ChunkCounts = Type.Object({
 });
 export type ChunkCounts = Static<typeof ChunkCounts>;
 
+/** What was checked of the outputs before they were published (options.verify). */
+export const Verification = Type.Object({
+  outputs: Type.Integer({ minimum: 0, description: 'Outputs checked' }),
+  checks: Type.Array(Type.String(), { description: 'decode, streams, duration, segments' }),
+  seconds: Type.Number({ description: 'Time the checks took' }),
+});
+export type Verification = Static<typeof Verification>;
+
+export const VmafScore = Type.Object({
+  mean: Type.Number(),
+  p5: Type.Number({ description: '5th percentile of the per-frame scores' }),
+  min: Type.Number(),
+});
+export type VmafScore = Static<typeof VmafScore>;
+
+/** How a target-VMAF encode chose its CRF, and what the whole output measured. */
+export const TargetVmafResult = Type.Object({
+  target: Type.Number(),
+  crf: Type.Number({ description: 'The CRF (or NVENC CQ) chosen' }),
+  predictedVmaf: Type.Number(),
+  measured: Type.Optional(VmafScore),
+  probes: Type.Array(Type.Object({ crf: Type.Number(), vmaf: Type.Number(), bitrate: Type.Optional(Type.Integer()) }), { maxItems: 12 }),
+  samples: Type.Integer({ minimum: 1 }),
+  sampleSeconds: Type.Number({ description: 'Length of each sample' }),
+  searchSeconds: Type.Number({ description: 'Time the search took' }),
+});
+export type TargetVmafResult = Static<typeof TargetVmafResult>;
+
+/** A quality gate's measurement of the final output. */
+export const GateResult = Type.Object({
+  passed: Type.Boolean(),
+  vmaf: Type.Optional(Type.Number()),
+  psnr: Type.Optional(Type.Number()),
+  ssim: Type.Optional(Type.Number()),
+  /** The setting the one re-encode used, when the first encode fell short. */
+  reencoded: Type.Optional(Type.Object({ crf: Type.Optional(Type.Number()), bitrate: Type.Optional(Type.Integer()) })),
+});
+export type GateResult = Static<typeof GateResult>;
+
+/** A rung of a ladder built from the content. */
+export const LadderRung = Type.Object({
+  name: Type.String(),
+  width: Type.Integer(),
+  height: Type.Integer(),
+  bitrate: Type.Integer({ description: 'The bitrate asked of the encoder' }),
+  vmaf: Type.Number({ description: 'VMAF of the rung on the samples, upscaled to the top rung as a player shows it' }),
+  peakBitrate: Type.Optional(Type.Integer({ description: 'Highest segment bitrate written (BANDWIDTH)' })),
+  averageBitrate: Type.Optional(Type.Integer({ description: 'Average bitrate written (AVERAGE-BANDWIDTH)' })),
+});
+export type LadderRung = Static<typeof LadderRung>;
+
+export const QualityResult = Type.Object({
+  targetVmaf: Type.Optional(TargetVmafResult),
+  gate: Type.Optional(GateResult),
+  ladder: Type.Optional(Type.Array(LadderRung, { maxItems: 10 })),
+});
+export type QualityResult = Static<typeof QualityResult>;
+
 /** What the worker reports when it ends: the result file, later the pod's termination message. */
 export const WorkerResult = Type.Object({
   status: literals(['completed', 'failed', 'cancelled'] as const),
@@ -104,6 +175,8 @@ export const WorkerResult = Type.Object({
   chunking: Type.Optional(Chunking),
   /** Outputs left out to fit a pod's 4 KiB termination message (the files are all written). */
   outputsOmitted: Type.Optional(Type.Integer({ minimum: 1 })),
+  verification: Type.Optional(Verification),
+  quality: Type.Optional(QualityResult),
 });
 export type WorkerResult = Static<typeof WorkerResult>;
 
@@ -139,5 +212,7 @@ export const MediaJobStatus = Type.Object({
   chunking: Type.Optional(Chunking),
   /** Split jobs in cluster mode: the working folder of the chunks has been removed. */
   workFilesRemoved: Type.Optional(Type.Boolean()),
+  verification: Type.Optional(Verification),
+  quality: Type.Optional(QualityResult),
 });
 export type MediaJobStatus = Static<typeof MediaJobStatus>;

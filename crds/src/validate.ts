@@ -29,13 +29,22 @@ export function validateSpec(spec: MediaJobSpec): SpecIssue[] {
     else validateOutput(spec, spec.output, out);
   }
   if (spec.type === 'stream' && spec.stream) {
+    const st = spec.stream;
     const seen = new Set<string>();
-    spec.stream.variants.forEach((v, i) => {
+    st.variants?.forEach((v, i) => {
       if (seen.has(v.name)) out.push(issue('INVALID_OUTPUT', `variants[${i}].name`, `'${v.name}' is used by two variants; names must be unique`, { value: v.name }));
       seen.add(v.name);
     });
-    if (spec.stream.path === spec.input.path) out.push(issue('INVALID_OUTPUT', 'output', 'must not be the input path', { value: spec.stream.path }));
+    if ((st.variants === undefined) === (st.perTitle === undefined)) {
+      out.push(issue('INVALID_OUTPUT', 'variants', st.variants ? 'give a ladder or "auto", not both' : 'is required: a list of renditions, or "auto" for a ladder built from the content'));
+    }
+    const pt = st.perTitle;
+    if (pt?.minBitrate !== undefined && pt.maxBitrate !== undefined && pt.minBitrate >= pt.maxBitrate) {
+      out.push(issue('INVALID_OUTPUT', 'min_bitrate', 'must be below max_bitrate', { value: pt.minBitrate }));
+    }
+    if (st.path === spec.input.path) out.push(issue('INVALID_OUTPUT', 'output', 'must not be the input path', { value: st.path }));
   }
+  validateQuality(spec, out);
   validateSplit(spec, out);
   if (spec.options.presignOutputSeconds !== undefined) {
     const outs = [spec.output?.path, spec.stream?.path, spec.analyze?.path].filter((p) => p !== undefined);
@@ -117,6 +126,19 @@ function validateOutput(spec: MediaJobSpec, o: OutputSpec, out: SpecIssue[]): vo
       out.push(issue('CODEC_MISMATCH', 'output.video.crf', `must be at most ${crfRange[codec]} for ${codec}`, { value: v.crf }));
     }
     if (v.crf !== undefined && v.bitrate !== undefined) out.push(issue('INVALID_OUTPUT', 'output.video.crf', 'give crf or bitrate, not both'));
+    if (v.targetVmaf !== undefined) {
+      for (const k of ['crf', 'bitrate'] as const) {
+        if (v[k] !== undefined) out.push(issue('INVALID_OUTPUT', 'output.video.target_vmaf', `cannot be combined with ${k}: the CRF is chosen to reach the target`, { value: v.targetVmaf, suggestion: `remove output.video.${k}, or target_vmaf` }));
+      }
+      if (codec === 'copy' || codec === 'gif') out.push(issue('CODEC_MISMATCH', 'output.video.target_vmaf', `does not apply to '${codec}': nothing is encoded to a quality`, { value: v.targetVmaf }));
+    }
+    if (v.vmafSamples !== undefined && v.targetVmaf === undefined) {
+      out.push(issue('INVALID_OUTPUT', 'output.video.vmaf_samples', 'applies only with output.video.target_vmaf', { value: v.vmafSamples }));
+    }
+    if (v.maxBitrate !== undefined && v.bitrate !== undefined && v.maxBitrate < v.bitrate) {
+      out.push(issue('INVALID_OUTPUT', 'output.video.max_bitrate', 'must be at least output.video.bitrate', { value: v.maxBitrate }));
+    }
+    if (v.maxBitrate !== undefined && (codec === 'copy' || codec === 'gif')) out.push(issue('CODEC_MISMATCH', 'output.video.max_bitrate', `does not apply to '${codec}'`, { value: v.maxBitrate }));
     if (codec && v.profile !== undefined && !(profiles[codec] ?? []).includes(v.profile)) {
       out.push(issue('CODEC_MISMATCH', 'output.video.profile', `'${v.profile}' is not a ${codec} profile`, { value: v.profile, allowed: profiles[codec] ?? [] }));
     }
@@ -148,6 +170,29 @@ function validateOutput(spec: MediaJobSpec, o: OutputSpec, out: SpecIssue[]): vo
     if (codec === 'opus' && a.sampleRate !== undefined && !['8000', '16000', '24000', '48000'].includes(a.sampleRate)) {
       out.push(issue('CODEC_MISMATCH', 'output.audio.sample_rate', 'opus supports 8000, 16000, 24000 or 48000 Hz', { value: a.sampleRate, allowed: ['8000', '16000', '24000', '48000'] }));
     }
+  }
+}
+
+/**
+ * A quality gate measures a video encode against its input: it needs a convert that encodes
+ * video, and at least one threshold.
+ */
+function validateQuality(spec: MediaJobSpec, out: SpecIssue[]): void {
+  const gate = spec.options.qualityGate;
+  if (!gate) return;
+  if (gate.vmafMin === undefined && gate.psnrMin === undefined && gate.ssimMin === undefined) {
+    out.push(issue('INVALID_REQUEST', 'options.quality_gate', 'needs at least one of vmaf_min, psnr_min, ssim_min', { allowed: ['vmaf_min', 'psnr_min', 'ssim_min'] }));
+  }
+  if (spec.type !== 'convert') {
+    out.push(issue('INVALID_REQUEST', 'options.quality_gate', `applies to convert jobs; a ${spec.type} job has no single output to measure`));
+    return;
+  }
+  const o = spec.output;
+  if (!o) return;
+  const rule = ContainerRules[o.format];
+  const codec = o.video?.codec ?? rule.defaultVideo;
+  if (rule.kind !== 'av' || !codec || codec === 'copy' || codec === 'gif') {
+    out.push(issue('INVALID_REQUEST', 'options.quality_gate', rule.kind === 'image' ? 'thumbnails are not measured' : rule.kind === 'audio' ? `'${o.format}' is audio-only: quality metrics compare video` : `a '${codec}' video is not encoded to a quality`, { value: o.format }));
   }
 }
 

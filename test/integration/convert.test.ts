@@ -126,7 +126,8 @@ describe('convert: operations', () => {
     { name: 'trim then speed', ops: [{ type: 'trim', start: 0, duration: 1 }, { type: 'speed', factor: 4 }], duration: 0.25 },
   ])('$name gives the expected duration', async ({ ops, duration }) => {
     const { probe } = await convert({ path: `/storage/out/t-${Math.random().toString(36).slice(2)}.mp4`, video: { preset: 'ultrafast' } }, ops);
-    expect(Math.abs(probe.duration - duration), `duration ${probe.duration} vs ${duration}`).toBeLessThan(2 * frame + 0.05);
+    // Within a frame and an audio frame: what output verification allows too.
+    expect(Math.abs(probe.duration - duration), `duration ${probe.duration} vs ${duration}`).toBeLessThanOrEqual(frame + 0.025);
   });
 
   it.each([

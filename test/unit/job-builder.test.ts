@@ -65,7 +65,7 @@ describe('buildJob', () => {
     expect(spec.template.spec.restartPolicy).toBe('Never');
     // The first matching rule applies: an evicted pod (its worker exits 80 on SIGTERM) must not fail the Job.
     expect(spec.podFailurePolicy.rules[0]).toEqual({ action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] });
-    expect(spec.podFailurePolicy.rules[1]).toEqual({ action: 'FailJob', onExitCodes: { containerName: 'worker', operator: 'In', values: [64, 65, 69] } });
+    expect(spec.podFailurePolicy.rules[1]).toEqual({ action: 'FailJob', onExitCodes: { containerName: 'worker', operator: 'In', values: [64, 65, 69, 70] } });
   });
 
   it.each([
@@ -126,7 +126,7 @@ describe('buildSplitJob', () => {
     expect(job.spec).not.toHaveProperty('backoffLimit');
     expect(job.spec.podFailurePolicy.rules).toEqual([
       { action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] },
-      { action: 'FailIndex', onExitCodes: { containerName: 'worker', operator: 'In', values: [64, 65, 69] } },
+      { action: 'FailIndex', onExitCodes: { containerName: 'worker', operator: 'In', values: [64, 65, 69, 70] } },
     ]);
     const c = job.spec.template.spec.containers[0];
     expect(c?.args).toEqual(['--job-id', 'job-1', '--stage', 'chunk']);

@@ -1,6 +1,7 @@
 // Pure estimate of a job from the probe of its input and its spec: output length and size,
 // processing time, and the resources a job would request. A model, not a constant: every
 // figure follows from the input's duration, size and frame rate and from the codec settings.
+import { guessLadder } from './quality/ladder.ts';
 import { ContainerRules, type MediaJobSpec, type VideoSettings } from '@kubeff/crds';
 import { fit, type Dimensions } from './plan/geometry.ts';
 import { trimOf } from './plan/operations.ts';
@@ -78,7 +79,8 @@ export function estimateJob(spec: MediaJobSpec, info: MediaInfo, reference?: Med
   if (spec.type === 'stream' && spec.stream) {
     const s = spec.stream;
     const seconds = info.durationSeconds;
-    const { keep } = renditions(s.variants, src);
+    // A per-title ladder is not known before sampling: assume the dense one complex content gets.
+    const { keep } = renditions(s.variants ?? guessLadder(src, s.perTitle ?? { maxVariants: 5 }, s.videoCodec), src);
     const frames = seconds * fps;
     const cost = keep.reduce((sum, r) => sum + (encodeCost[s.videoCodec] ?? 0.12) * presetFactor['veryfast']! * ((r.size.width * r.size.height) / fullHd), decodeCost * ((src.width * src.height) / fullHd));
     const c = cores(src, s.videoCodec);

@@ -1,17 +1,19 @@
 // A job failure with the reference's error code and whether retrying can help.
-import type { ErrorCode, SpecIssue } from '@kubeff/crds';
+import type { ErrorCode, FailureDetails, SpecIssue } from '@kubeff/crds';
 import { ExitCode, type ExitCodeValue } from './exit-codes.ts';
 
 export class JobFailure extends Error {
   readonly code: ErrorCode | 'PROCESSING_FAILED' | 'CANCELLED';
   readonly exitCode: ExitCodeValue;
   readonly field: string | undefined;
-  constructor(code: JobFailure['code'], exitCode: ExitCodeValue, message: string, field?: string) {
+  readonly details: FailureDetails | undefined;
+  constructor(code: JobFailure['code'], exitCode: ExitCodeValue, message: string, field?: string, details?: FailureDetails) {
     super(message);
     this.name = 'JobFailure';
     this.code = code;
     this.exitCode = exitCode;
     this.field = field;
+    this.details = details;
   }
   get retryable(): boolean {
     return this.exitCode === ExitCode.transient || this.exitCode === ExitCode.internal;

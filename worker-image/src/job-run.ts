@@ -13,7 +13,9 @@ import {
   type Chunking,
   type Metrics,
   type OutputFile,
+  type QualityResult,
   type StreamSpec,
+  type Verification,
   type WorkerResult,
 } from '@kubeff/crds';
 import { decideAcceleration, nvdecCodecs } from './acceleration.ts';
@@ -24,7 +26,7 @@ import { JobFailure } from './failure.ts';
 import { parsePsnrSummary, parseSsimMean, parseStatsFile, parseVmafLog, summarize, round } from './metrics.ts';
 import { describeFile, describeMedia, discard } from './outputs.ts';
 import { MetricFiles, planAnalyze, VmafModelFiles } from './plan/analyze.ts';
-import { planConvert } from './plan/convert.ts';
+import { convertExpectation, planConvert } from './plan/convert.ts';
 import { nvencEncoderFor } from './plan/encoders.ts';
 import { measurementFrom, parseLoudnorm, planLoudnessMeasure } from './plan/loudnorm.ts';
 import { dashManifest, hlsMaster, planStream, type Rendition } from './plan/stream.ts';
@@ -34,6 +36,7 @@ import type { JobEnvironment } from './job.ts';
 import type { FfmpegStep, InputRef, PlanContext } from './plan/types.ts';
 import { probe, type MediaInfo } from './probe.ts';
 import { redactor } from './redact.ts';
+import { verifyDash, verifyHls, verifyImage, verifyMedia, type MediaExpectation } from './verify.ts';
 import { runStep } from './runner.ts';
 import type { Storage } from './storage.ts';
 import type { Tools } from './tools.ts';
@@ -47,6 +50,8 @@ export interface Executed {
   metrics?: Metrics | undefined;
   acceleration?: Acceleration | undefined;
   chunking?: Chunking | undefined;
+  verification?: Verification | undefined;
+  quality?: QualityResult | undefined;
 }
 
 /** One run of a worker over a spec: the I/O shell around the pure planners. */
@@ -109,6 +114,7 @@ export class JobRun {
     const inputInfo = await probe(env.tools.ffprobe, input, 'input.path');
     this.checkAborted();
     const executed = spec.type === 'analyze' || !capsPromise ? await this.analyze(input, inputInfo) : await this.transcode(input, inputInfo, await capsPromise);
+    if (this.verified.outputs > 0) executed.verification = this.verification();
     if (spec.options.presignOutputSeconds !== undefined) {
       for (const o of executed.outputs) {
         if (locationKind(o.path) === 's3') o.url = await env.storage.presignDownload(o.path, spec.options.presignOutputSeconds, 'options.presign_outputs');
@@ -161,6 +167,7 @@ export class JobRun {
       await this.runSteps(plan.steps);
       const seconds = trimOf(spec.operations, base.inputInfo.durationSeconds).seconds;
       await writeFile(join(staging, vttName), spriteVtt(grid, gridLayout(grid, seconds), seconds, imageName));
+      await this.checkImage(join(staging, imageName), target.locationOf(imageName));
       await this.publish(target);
       return {
         outputs: [
@@ -176,6 +183,7 @@ export class JobRun {
       const plan = planThumbnail({ ...base, staging: target.staging, watermark }, thumb);
       await this.runSteps(plan.steps);
       const names = (await readdir(target.staging)).sort();
+      for (const n of names) await this.checkImage(join(target.staging, n), target.locationOf(n));
       await this.publish(target);
       return { outputs: await Promise.all(names.map((n) => describeMedia(env.tools.ffprobe, target.described(n), target.locationOf(n), 'image'))) };
     }
@@ -202,6 +210,8 @@ export class JobRun {
       const after = parseLoudnorm(tail.join('\n'));
       metrics.loudnessOutput = { integrated: Number(after['output_i']), truePeak: Number(after['output_tp']), range: Number(after['output_lra']), threshold: Number(after['output_thresh']) };
     }
+    if (ContainerRules[out.format].kind === 'image') await this.checkImage(target.staging, target.location);
+    else await this.checkMedia(target.staging, target.location, convertExpectation(ctx, plan.outputSeconds));
     await this.publish(target);
     const role = ContainerRules[out.format].kind === 'image' ? 'image' : 'media';
     return { outputs: [await describeMedia(env.tools.ffprobe, target.described, target.location, role)], metrics };
@@ -216,8 +226,54 @@ export class JobRun {
     const plan = planStream({ ...base, staging: target.staging });
     if (plan.dropped.length) this.log(`skipped renditions larger than the source: ${plan.dropped.join(', ')}`);
     await this.runSteps(plan.steps);
+    await this.checkLadder(target, s, plan.outputSeconds);
     await this.publish(target);
     return { outputs: await this.describeLadder(target, s, plan.renditions) };
+  }
+
+  // --- Verification of outputs before they are published (options.verify) -------------------
+
+  private readonly verified = { outputs: 0, checks: new Set<string>(), seconds: 0 };
+
+  /** The verification to report, when the run checked anything. */
+  protected verifiedPart(): { verification?: Verification } {
+    return this.verified.outputs > 0 ? { verification: this.verification() } : {};
+  }
+
+  protected verification(): Verification {
+    return { outputs: this.verified.outputs, checks: [...this.verified.checks], seconds: round(this.verified.seconds, 3) };
+  }
+
+  private async checked(checks: string[], fn: () => Promise<void>): Promise<void> {
+    if (this.spec.options.verify === false) return;
+    this.checkAborted();
+    this.stage('verifying');
+    const began = performance.now();
+    await fn();
+    this.verified.seconds += (performance.now() - began) / 1000;
+    this.verified.outputs++;
+    for (const c of checks) this.verified.checks.add(c);
+  }
+
+  private get verifyTools() {
+    return { ffmpeg: this.env.tools.ffmpeg, ffprobe: this.env.tools.ffprobe, signal: this.env.signal };
+  }
+
+  /** A media output, staged: it opens, has the streams and length asked for, and decodes whole. */
+  protected checkMedia(file: string, shown: string, e: MediaExpectation): Promise<void> {
+    return this.checked(['decode', 'streams', ...(e.seconds !== undefined ? ['duration'] : [])], () => verifyMedia(this.verifyTools, file, shown, e));
+  }
+
+  protected checkImage(file: string, shown: string): Promise<void> {
+    return this.checked(['decode'], () => verifyImage(this.verifyTools, file, shown));
+  }
+
+  /** A staged HLS/DASH folder: playlists, segments, length (within a segment), every segment decoding. */
+  protected checkLadder(target: Awaited<ReturnType<Storage['dirOutput']>>, s: StreamSpec, seconds: number): Promise<void> {
+    const expect = { seconds, segmentSeconds: s.segmentDuration };
+    const shownOf = (name: string) => target.locationOf(name);
+    return this.checked(['decode', 'segments', 'duration'], () =>
+      s.format === 'hls' ? verifyHls(this.verifyTools, target.staging, hlsMaster, shownOf, expect) : verifyDash(this.verifyTools, target.staging, dashManifest, shownOf, expect));
   }
 
   /** The outputs of a published ladder: its master playlist or MPD, then (HLS) each rendition's playlist. */

@@ -43,11 +43,13 @@ export async function runJob(rawSpec: unknown, env: JobEnvironment): Promise<Job
     const spec = checkSpec(rawSpec);
     const run = env.split ? new SplitRun(spec, env, cleanup, env.split) : new JobRun(spec, env, cleanup);
     env.sink.emit({ type: 'started', time: now() });
-    const { outputs, metrics, acceleration, chunking } = await run.execute();
+    const { outputs, metrics, acceleration, chunking, verification, quality } = await run.execute();
     const result: WorkerResult = { status: 'completed', outputs, processingSeconds: elapsed() };
     if (chunking) result.chunking = chunking;
     if (metrics && Object.keys(metrics).length) result.metrics = metrics;
     if (acceleration) result.acceleration = acceleration;
+    if (verification) result.verification = verification;
+    if (quality && Object.keys(quality).length) result.quality = quality;
     env.sink.emit({ type: 'completed', time: now(), result });
     return { result, exitCode: ExitCode.ok };
   } catch (err) {
@@ -57,7 +59,7 @@ export async function runJob(rawSpec: unknown, env: JobEnvironment): Promise<Job
       status,
       outputs: [],
       processingSeconds: elapsed(),
-      error: { code: failure.code, message: failure.message, retryable: failure.retryable, ...(failure.field ? { field: failure.field } : {}) },
+      error: { code: failure.code, message: failure.message, retryable: failure.retryable, ...(failure.field ? { field: failure.field } : {}), ...(failure.details ? { details: failure.details } : {}) },
     };
     env.sink.emit({ type: status, time: now(), result });
     return { result, exitCode: failure.exitCode };

@@ -16,6 +16,7 @@ import { JobRun, type Executed } from './job-run.ts';
 import type { JobEnvironment } from './job.ts';
 import { round } from './metrics.ts';
 import { describeMedia } from './outputs.ts';
+import { convertExpectation } from './plan/convert.ts';
 import { measurementFrom, parseLoudnorm, planLoudnessMeasure } from './plan/loudnorm.ts';
 import { chunkFile, chunkReport, concatList, concatListFile, planChunk, planLadderChunk, planLadderMerge, planMerge, planSplit, planSplitAudio, splitInputRefusal, unsplit, type SplitPlan } from './plan/split.ts';
 import { streamRenditions } from './plan/stream.ts';
@@ -296,11 +297,12 @@ export class SplitRun extends JobRun {
       const after = parseLoudnorm(tail.join('\n'));
       metrics.loudnessOutput = { integrated: Number(after['output_i']), truePeak: Number(after['output_tp']), range: Number(after['output_lra']), threshold: Number(after['output_thresh']) };
     }
+    await this.checkMedia(target.staging, target.location, convertExpectation(ctx, file.plan.timeline.outputSeconds));
     await this.publish(target);
     const described = await describeMedia(env.tools.ffprobe, target.described, target.location, 'media');
     // The chunks have served their purpose.
     await rm(this.dir, { recursive: true, force: true });
-    return { outputs: [described], metrics, acceleration: ctx.acceleration, chunking: chunkingOf(file.plan, encodeSeconds, audio?.report.encodeSeconds) };
+    return { outputs: [described], metrics, acceleration: ctx.acceleration, chunking: chunkingOf(file.plan, encodeSeconds, audio?.report.encodeSeconds), ...this.verifiedPart() };
   }
 
   /** An HLS/DASH ladder: every rendition's chunks copied in order, one audio encode, one muxer. */
@@ -318,10 +320,11 @@ export class SplitRun extends JobRun {
     this.cleanup.push(target.staging);
     const ctx = await this.context(file, input, target.staging);
     await this.runSteps([planLadderMerge(ctx, file.plan, listPath, audio?.path)]);
+    await this.checkLadder(target, s, file.info.durationSeconds);
     await this.publish(target);
     const outputs = await this.describeLadder(target, s, streamRenditions(ctx).keep);
     await rm(this.dir, { recursive: true, force: true });
-    return { outputs, acceleration: ctx.acceleration, chunking: chunkingOf(file.plan, encodeSeconds, audio?.report.encodeSeconds) };
+    return { outputs, acceleration: ctx.acceleration, chunking: chunkingOf(file.plan, encodeSeconds, audio?.report.encodeSeconds), ...this.verifiedPart() };
   }
 }
 

@@ -152,17 +152,23 @@ export class Storage {
     return real;
   }
 
-  /** An output location (local): its parent folder is created and must resolve inside the root. */
+  /**
+   * An output location (local): its parent folder is created and must resolve inside the root.
+   * The output itself (a file, or a folder) is not created here: a job that fails leaves nothing
+   * at the path it was asked to write.
+   */
   async output(storagePath: string, field: string, opts: { isDir?: boolean } = {}): Promise<string> {
     if (locationKind(storagePath) !== 'local') {
       throw new JobFailure('INVALID_OUTPUT', ExitCode.invalidSpec, 'is not a /storage/ path (S3 outputs are written through fileOutput or dirOutput)', field);
     }
     const host = this.hostPath(storagePath, field);
-    const dir = opts.isDir ? host : dirname(host);
+    const dir = dirname(host);
     await mkdir(dir, { recursive: true });
     const realDir = await realpath(dir);
-    // The file (or folder) itself must be inside the root; its parent may be the root.
-    const target = opts.isDir ? realDir : join(realDir, host.slice(dir.length + 1));
+    // The file (or folder) itself must be inside the root; its parent may be the root. A folder
+    // that exists already (outputs are merged into it) must not lead out of the root either.
+    let target = join(realDir, host.slice(dir.length + 1));
+    if (opts.isDir) target = await realpath(target).catch(() => target);
     this.assertInside(target, field, await realpath(this.root));
     return target;
   }

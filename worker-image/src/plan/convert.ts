@@ -52,7 +52,7 @@ export function convertVideo(ctx: PlanContext, wrap: { pre: string[]; post: stri
   if (vcodec === 'copy') return { graph: [], maps: ['-map', '0:v:0', '-c:v', 'copy'], seconds: seconds / speedFactor(spec.operations) };
   const graph: string[] = [];
   const maps: string[] = [];
-  const vc = videoChain(spec.operations, { width: video.width, height: video.height }, seconds);
+  const vc = videoChain(spec.operations, { width: video.width, height: video.height, fps: video.fps }, seconds);
   const tail = [...vc.after];
   if (v.width !== undefined || v.height !== undefined) {
     const size = fit(vc.size, v);
@@ -146,4 +146,19 @@ export function planConvert(ctx: PlanContext): Plan {
     steps: [{ stage: 'encoding', ffmpeg: ctx.ffmpeg, args, expectedSeconds: outSeconds, weight: 1 }],
     outputSeconds: outSeconds,
   };
+}
+
+/**
+ * Pure: what a convert's output must be when verified: its streams, its length and the length of
+ * one of its frames (the tolerance).
+ */
+export function convertExpectation(ctx: PlanContext, outputSeconds: number): { video: boolean; audio: boolean; seconds: number; frameSeconds: number | undefined } {
+  const { wantVideo, wantAudio } = convertStreams(ctx);
+  const out = ctx.spec.output as OutputSpec;
+  const speed = speedFactor(ctx.spec.operations);
+  const fpsOp = [...ctx.spec.operations].reverse().find((o) => o.type === 'fps');
+  const inputFps = ctx.inputInfo.video?.fps || 25;
+  let fps = out.video?.fps ?? (fpsOp?.type === 'fps' ? fpsOp.fps : inputFps * speed);
+  if ((out.video?.codec ?? ContainerRules[out.format].defaultVideo) === 'gif' && out.video?.fps === undefined) fps = Math.min(15, inputFps);
+  return { video: wantVideo, audio: wantAudio, seconds: outputSeconds, frameSeconds: wantVideo ? 1 / fps : undefined };
 }

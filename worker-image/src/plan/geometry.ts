@@ -5,7 +5,8 @@ export interface Dimensions {
   height: number;
 }
 
-const even = (n: number) => Math.max(2, Math.round(n / 2) * 2);
+/** The nearest even size (encoders want even dimensions for 4:2:0), at least 2. */
+export const even = (n: number) => Math.max(2, Math.round(n / 2) * 2);
 
 /** Fits a requested width and/or height, keeping the aspect ratio for a missing side. */
 export function fit(src: Dimensions, want: { width?: number | undefined; height?: number | undefined }): Dimensions {

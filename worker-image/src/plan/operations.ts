@@ -51,10 +51,15 @@ const anchor: Record<string, [string, string]> = {
   'bottom-left': ['M', 'H-h-M'], bottom: ['(W-w)/2', 'H-h-M'], 'bottom-right': ['W-w-M', 'H-h-M'],
 };
 
-/** Pure: the video filters for a list of operations, starting from a frame size and a length. */
-export function videoChain(ops: readonly Operation[], start: Dimensions, seconds: number): VideoChain {
-  const out: VideoChain = { before: [], after: [], size: { ...start }, seconds };
+/**
+ * Pure: the video filters for a list of operations, starting from a frame size, a length and the
+ * input's frame rate.
+ */
+export function videoChain(ops: readonly Operation[], start: Dimensions & { fps?: number | undefined }, seconds: number): VideoChain {
+  const out: VideoChain = { before: [], after: [], size: { width: start.width, height: start.height }, seconds };
   let target = out.before;
+  // The frame rate the chain keeps: the input's, or the last fps operation's.
+  let rate = start.fps && start.fps > 0 ? start.fps : undefined;
   ops.forEach((op, i) => {
     const at = `operations[${i}]`;
     switch (op.type) {
@@ -83,9 +88,13 @@ export function videoChain(ops: readonly Operation[], start: Dimensions, seconds
         break;
       case 'fps':
         target.push(filter('fps', { fps: op.fps }));
+        rate = op.fps;
         break;
       case 'speed':
         target.push(filter('setpts', [`PTS/${num(op.factor)}`]));
+        // Sped up, frames come closer than the frame rate: pick them evenly at that rate, or the
+        // encoder drops the ones its time base cannot tell apart and the length comes out wrong.
+        if (op.factor > 1 && rate !== undefined) target.push(filter('fps', { fps: rate }));
         out.seconds /= op.factor;
         break;
       case 'deinterlace':

@@ -73,11 +73,14 @@ export function timelineOf(spec: MediaJobSpec, info: MediaInfo): Timeline {
   let speed = 1;
   let preroll = 0;
   const inputFps = info.video?.fps || 25;
+  let nominal = info.video?.fps || undefined;
   for (const op of spec.operations) {
-    if (op.type === 'fps') rate = op.fps;
+    if (op.type === 'fps') rate = nominal = op.fps;
     if (op.type === 'speed') {
       speed *= op.factor;
-      if (rate !== undefined) rate *= op.factor;
+      // A speed-up resamples to the chain's frame rate (operations.ts); a slow-down spreads the frames.
+      if (op.factor > 1 && nominal !== undefined) rate = nominal;
+      else if (rate !== undefined) rate *= op.factor;
     }
     if (op.type === 'deinterlace') preroll = Math.max(preroll, 1);
     // hqdn3d's temporal part is recursive: a second of history makes a chunk's first frames match.

@@ -29,6 +29,7 @@ export function streamRenditions(ctx: PlanContext): { keep: Rendition[]; dropped
   const s = ctx.spec.stream as StreamSpec;
   const video = ctx.inputInfo.video;
   if (!video || ctx.inputInfo.isImage) throw JobFailure.invalidInput('has no video stream to stream');
+  if (!s.variants) throw new Error('internal: a per-title ladder is built before the stream is planned');
   return renditions(s.variants, { width: video.width, height: video.height });
 }
 

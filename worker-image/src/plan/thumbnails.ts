@@ -32,7 +32,7 @@ export function seriesLayout(op: OperationOf<'thumbnail'>, seconds: number): Ser
 function baseChain(ctx: PlanContext, seconds: number) {
   const video = ctx.inputInfo.video;
   if (!video || video.width === 0) throw JobFailure.invalidInput('has no video stream to take thumbnails from');
-  return videoChain(ctx.spec.operations, { width: video.width, height: video.height }, seconds);
+  return videoChain(ctx.spec.operations, { width: video.width, height: video.height, fps: video.fps }, seconds);
 }
 
 export function planThumbnail(ctx: PlanContext, op: OperationOf<'thumbnail'>): Plan {
