@@ -17,6 +17,8 @@ if [ ! -x node_modules/.bin/node ]; then
   echo "kubeff: installing npm packages..." >&2
   npm ci --no-audit --no-fund >&2
 fi
+# VMAF at a usable speed (quality features, analyze); without it the 2018 npm build is used.
+bash scripts/fetch-vmaf-ffmpeg.sh >/dev/null || echo "kubeff: could not fetch the FFmpeg with libvmaf 3; VMAF uses the slower 2018 build" >&2
 if [ ! -f worker-image/dist/kubeff-worker.mjs ] || [ -n "$(find worker-image/src crds/src -newer worker-image/dist/kubeff-worker.mjs -name '*.ts' -print -quit)" ]; then
   npm run --silent build >&2
 fi

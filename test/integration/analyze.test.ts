@@ -11,6 +11,7 @@ import { expectCompleted, runRequest } from '../support/worker.ts';
 
 let storage: StorageRoot;
 let vmafFfmpeg: string;
+let vmafFilter: string;
 const reference = '/storage/ref/original.mp4';
 const distorted = '/storage/enc/processed.mp4';
 const smaller = '/storage/enc/small.mp4';
@@ -21,10 +22,12 @@ beforeAll(async () => {
   mkdirSync(storage.host('/storage/enc'), { recursive: true });
   execFileSync(ffmpegBin, ['-v', 'error', '-y', '-i', storage.host(reference), '-c:v', 'libx264', '-crf', '38', '-preset', 'ultrafast', '-an', storage.host(distorted)]);
   execFileSync(ffmpegBin, ['-v', 'error', '-y', '-i', storage.host(reference), '-vf', 'scale=160:120', '-c:v', 'libx264', '-crf', '30', '-an', storage.host(smaller)]);
-  const found = await Promise.all(toolsFromEnv().vmafCandidates.map(async (f) => ((await vmafStyle(f)) ? f : undefined)));
-  const first = found.find((f) => f !== undefined);
+  const found = await Promise.all(toolsFromEnv().vmafCandidates.map(async (f) => ({ f, style: await vmafStyle(f) })));
+  const first = found.find((x) => x.style !== undefined);
   if (!first) throw new Error('no FFmpeg with libvmaf found: install the @ffmpeg-installer/linux-x64 package');
-  vmafFfmpeg = first;
+  vmafFfmpeg = first.f;
+  // The option spelling of the libvmaf the worker picked (1.x: model_path, 2.x and later: model=path).
+  vmafFilter = first.style === 'model' ? 'libvmaf=model=path=vmaf_v0.6.1.json' : 'libvmaf=model_path=vmaf_v0.6.1.pkl';
 });
 afterAll(() => storage.remove());
 
@@ -33,6 +36,7 @@ function directStderr(filter: string, dist: string, ref: string, preDist = ''): 
   const dir = mkdtempSync(join(tmpdir(), 'kubeff-direct-'));
   copyFileSync(join(import.meta.dirname, '../../worker-image/vmaf/vmaf_float_v0.6.1.pkl'), join(dir, 'vmaf_v0.6.1.pkl'));
   copyFileSync(join(import.meta.dirname, '../../worker-image/vmaf/vmaf_float_v0.6.1.pkl.model'), join(dir, 'vmaf_v0.6.1.pkl.model'));
+  copyFileSync(join(import.meta.dirname, '../../worker-image/vmaf/vmaf_v0.6.1.json'), join(dir, 'vmaf_v0.6.1.json'));
   const graph = `[0:v]${preDist}format=yuv420p,setpts=PTS-STARTPTS[d];[1:v]format=yuv420p,setpts=PTS-STARTPTS[r];[d][r]${filter}`;
   const out = execFileSync('sh', ['-c', `"$0" -hide_banner -i "$1" -i "$2" -filter_complex "$3" -f null - 2>&1`, vmafFfmpeg, dist, ref, graph], { cwd: dir, encoding: 'utf8' });
   rmSync(dir, { recursive: true, force: true });
@@ -47,7 +51,7 @@ describe('analyze', () => {
     const ref = storage.host(reference);
     const psnr = /PSNR .*average:(\S+) min:(\S+) max:(\S+)/.exec(directStderr('psnr', dist, ref));
     const ssim = /SSIM .*All:(\S+)/.exec(directStderr('ssim', dist, ref));
-    const vmaf = /VMAF score[:=]\s*(\S+)/.exec(directStderr('libvmaf=model_path=vmaf_v0.6.1.pkl', dist, ref));
+    const vmaf = /VMAF score[:=]\s*(\S+)/.exec(directStderr(vmafFilter, dist, ref));
     expect(psnr && ssim && vmaf, 'FFmpeg printed all three summaries').toBeTruthy();
     expect(m?.psnr?.mean).toBeCloseTo(Number(psnr?.[1]), 2);
     expect(m?.psnr?.min).toBeCloseTo(Number(psnr?.[2]), 2);
