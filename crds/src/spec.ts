@@ -199,6 +199,7 @@ export const Variant = Type.Object(
     width: Type.Optional(Dimension('Width')),
     height: Type.Optional(Dimension('Height')),
     bitrate: Bitrate(Limits.maxBitrate, 'Video bitrate in bits per second'),
+    crf: Type.Optional(Type.Number({ minimum: 0, maximum: 51, description: 'Constant quality for this rendition, its bitrate then a cap (capped CRF); per-title ladders set it' })),
   },
   strictObject,
 );

@@ -191,6 +191,10 @@ function validateQuality(spec: MediaJobSpec, out: SpecIssue[]): void {
   if (!o) return;
   const rule = ContainerRules[o.format];
   const codec = o.video?.codec ?? rule.defaultVideo;
+  const p = spec.options.parallelism;
+  if (gate.onFail === 'reencode' && p !== undefined && p !== 1) {
+    out.push(issue('INVALID_REQUEST', 'options.quality_gate.on_fail', '"reencode" is not available for split jobs (parallelism): the chunks would all be encoded again; use "fail"', { value: gate.onFail, allowed: ['fail'] }));
+  }
   if (rule.kind !== 'av' || !codec || codec === 'copy' || codec === 'gif') {
     out.push(issue('INVALID_REQUEST', 'options.quality_gate', rule.kind === 'image' ? 'thumbnails are not measured' : rule.kind === 'audio' ? `'${o.format}' is audio-only: quality metrics compare video` : `a '${codec}' video is not encoded to a quality`, { value: o.format }));
   }

@@ -1,7 +1,7 @@
 // Request and response schemas of the HTTP API (TypeBox). Responses are serialized through
 // them, so nothing outside a schema (an internal field) can leak into a reply.
 import Type, { type TSchema } from 'typebox';
-import { Acceleration, ChunkCounts, Chunking, JobError, Metrics, OutputFile, PhaseValues } from '../../crds/src/status.ts';
+import { Acceleration, ChunkCounts, Chunking, JobError, Metrics, OutputFile, PhaseValues, QualityResult, Verification } from '../../crds/src/status.ts';
 import { literals } from '../../crds/src/spec.ts';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
@@ -95,6 +95,10 @@ export const JobDetail = Type.Object({
   chunks: Type.Optional(ChunkCounts),
   /** Split jobs: where the chunks were cut and how long each took to encode. */
   chunking: Type.Optional(Chunking),
+  /** What was checked of the outputs before they were published. */
+  verification: Type.Optional(Verification),
+  /** Target VMAF (chosen CRF, predicted and measured VMAF, search), quality gate, per-title ladder. */
+  quality: Type.Optional(QualityResult),
 });
 
 export const JobList = Type.Object({

@@ -44,5 +44,7 @@ export function jobDetail(j: JobRecord) {
     error: s.error ?? null,
     ...(s.chunks ? { chunks: s.chunks } : {}),
     ...(s.chunking ? { chunking: s.chunking } : {}),
+    ...(s.verification ? { verification: s.verification } : {}),
+    ...(s.quality ? { quality: s.quality } : {}),
   };
 }

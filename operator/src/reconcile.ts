@@ -120,6 +120,8 @@ export function reconcile(o: Observation): Decision {
       outputs: result?.outputs ?? [],
       ...(result?.metrics ? { metrics: result.metrics } : {}),
       ...(result?.acceleration ? { acceleration: result.acceleration } : {}),
+      ...(result?.verification ? { verification: result.verification } : {}),
+      ...(result?.quality ? { quality: result.quality } : {}),
     }, { ok: true, reason: 'Completed', message: 'all outputs written' });
     return { status, actions: [] };
   }

@@ -141,6 +141,8 @@ export function reconcileSplit(o: SplitObservation): SplitDecision {
         stage: 'completed', progress: 100, etaSeconds: 0, completedAt: o.now, outputs: result?.outputs ?? [],
         ...(result?.metrics ? { metrics: result.metrics } : {}),
         ...(result?.acceleration ? { acceleration: result.acceleration } : {}),
+        ...(result?.verification ? { verification: result.verification } : {}),
+        ...(result?.quality ? { quality: result.quality } : {}),
         ...(result?.chunking ?? chunking ? { chunking: result?.chunking ?? chunking } : {}),
         chunks: counts(chunking, st.chunks, prev.chunks, true),
         // The merge removes the working folder once the output is published.
@@ -188,6 +190,8 @@ export function reconcileSplit(o: SplitObservation): SplitDecision {
         stage: 'completed', progress: 100, etaSeconds: 0, completedAt: o.now, outputs: result?.outputs ?? [],
         ...(result?.metrics ? { metrics: result.metrics } : {}),
         ...(result?.acceleration ? { acceleration: result.acceleration } : {}),
+        ...(result?.verification ? { verification: result.verification } : {}),
+        ...(result?.quality ? { quality: result.quality } : {}),
       }, { ok: true, reason: 'Completed', message: 'all outputs written' });
       return { status, actions: [] };
     }

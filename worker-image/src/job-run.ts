@@ -12,6 +12,7 @@ import {
   type Acceleration,
   type Chunking,
   type Metrics,
+  type LadderRung,
   type OutputFile,
   type QualityResult,
   type StreamSpec,
@@ -19,7 +20,7 @@ import {
   type WorkerResult,
 } from '@kubeff/crds';
 import { decideAcceleration, nvdecCodecs } from './acceleration.ts';
-import { capabilities, vmafStyle } from './capabilities.ts';
+import { capabilities, vmafStyle, type VmafStyle } from './capabilities.ts';
 import type { EventSink } from './events.ts';
 import { ExitCode, type ExitCodeValue } from './exit-codes.ts';
 import { JobFailure } from './failure.ts';
@@ -37,6 +38,7 @@ import type { FfmpegStep, InputRef, PlanContext } from './plan/types.ts';
 import { probe, type MediaInfo } from './probe.ts';
 import { redactor } from './redact.ts';
 import { verifyDash, verifyHls, verifyImage, verifyMedia, type MediaExpectation } from './verify.ts';
+import { belowTarget, betterSetting, gateResult, gateShortfall, measureOutput, metricsToMeasure, perTitleLadder, rewriteBandwidths, searchCrf, withLadder, withQuality, withTarget, type QualityHost } from './quality/run.ts';
 import { runStep } from './runner.ts';
 import type { Storage } from './storage.ts';
 import type { Tools } from './tools.ts';
@@ -191,44 +193,126 @@ export class JobRun {
     const target = await env.storage.fileOutput(out.path, 'output.path', env.jobId, base.scratch);
     this.cleanup.push(target.staging);
     const ctx: PlanContext = { ...base, staging: target.staging, watermark };
-    let plan;
-    let metrics: Metrics | undefined;
     if (thumb?.type === 'thumbnail') {
-      plan = planThumbnail(ctx, thumb);
-    } else {
-      if (out.audio?.normalize && base.inputInfo.audio) {
-        const measure = planLoudnessMeasure(ctx);
-        const { tail } = await this.runSteps([measure], 1 - measure.weight);
-        ctx.loudness = measurementFrom(parseLoudnorm(tail.join('\n')));
-        metrics = { loudnessInput: { integrated: ctx.loudness.input_i, truePeak: ctx.loudness.input_tp, range: ctx.loudness.input_lra, threshold: ctx.loudness.input_thresh } };
-      }
-      plan = planConvert(ctx);
-      if (ctx.loudness) for (const s of plan.steps) s.weight = 1 - 0.15;
+      await this.runSteps(planThumbnail(ctx, thumb).steps);
+      await this.checkImage(target.staging, target.location);
+      await this.publish(target);
+      return { outputs: [await describeMedia(env.tools.ffprobe, target.described, target.location, 'image')] };
     }
-    const { tail } = await this.runSteps(plan.steps);
+    let metrics: Metrics | undefined;
+    if (out.audio?.normalize && base.inputInfo.audio) {
+      const measure = planLoudnessMeasure(ctx);
+      const { tail } = await this.runSteps([measure], 1 - measure.weight);
+      ctx.loudness = measurementFrom(parseLoudnorm(tail.join('\n')));
+      metrics = { loudnessInput: { integrated: ctx.loudness.input_i, truePeak: ctx.loudness.input_tp, range: ctx.loudness.input_lra, threshold: ctx.loudness.input_thresh } };
+    }
+    // Quality: a CRF searched on samples first (target VMAF), the output measured after (target
+    // VMAF, quality gate); the encode gets what is left of the progress.
+    const v = out.video;
+    const gate = spec.options.qualityGate;
+    const toMeasure = metricsToMeasure(v?.targetVmaf !== undefined, gate);
+    const quality: QualityResult = {};
+    let encodeCtx = ctx;
+    let search: Awaited<ReturnType<typeof searchCrf>> | undefined;
+    if (v?.targetVmaf !== undefined) {
+      search = await searchCrf(this.qualityHost(), ctx, planConvert(ctx).outputSeconds);
+      encodeCtx = withQuality(ctx, { crf: search.crf });
+    }
+    const plan = planConvert(encodeCtx);
+    const measureShare = toMeasure.length ? 0.15 : 0;
+    for (const step of plan.steps) step.weight = Math.max(0, 1 - this.progressDone() - measureShare);
+    const tail = await this.encodeAndCheck(plan.steps, target, encodeCtx, plan.outputSeconds);
     if (ctx.loudness && metrics) {
       const after = parseLoudnorm(tail.join('\n'));
       metrics.loudnessOutput = { integrated: Number(after['output_i']), truePeak: Number(after['output_tp']), range: Number(after['output_lra']), threshold: Number(after['output_thresh']) };
     }
-    if (ContainerRules[out.format].kind === 'image') await this.checkImage(target.staging, target.location);
-    else await this.checkMedia(target.staging, target.location, convertExpectation(ctx, plan.outputSeconds));
+    if (toMeasure.length) {
+      let m = await measureOutput(this.qualityHost(), encodeCtx, target.staging, toMeasure, measureShare);
+      let reencoded: ReturnType<typeof betterSetting> | undefined;
+      const short = gate ? gateShortfall(gate, m) : undefined;
+      if (gate && short) {
+        if (gate.onFail !== 'reencode') throw belowTarget(short, false);
+        // Once, at a better setting, before failing: with a VMAF threshold, the CRF searched for
+        // a little above it; otherwise six CRF steps better, or half again the bitrate.
+        reencoded = gate.vmafMin !== undefined
+          ? { crf: (await searchCrf(this.qualityHost(), withTarget(ctx, Math.min(99, gate.vmafMin + 1.5)), plan.outputSeconds)).crf }
+          : betterSetting(encodeCtx, { crf: search?.crf ?? v?.crf, bitrate: v?.bitrate });
+        this.log(`quality gate: ${short.metric.toUpperCase()} ${short.measured.toFixed(2)} is below ${short.required}; re-encoding once with ${reencoded.crf !== undefined ? `CRF ${reencoded.crf}` : `${reencoded.bitrate} b/s`}`);
+        encodeCtx = withQuality(ctx, reencoded);
+        const again = planConvert(encodeCtx);
+        for (const step of again.steps) step.weight = 0;
+        await this.encodeAndCheck(again.steps, target, encodeCtx, again.outputSeconds);
+        m = await measureOutput(this.qualityHost(), encodeCtx, target.staging, toMeasure, 0);
+        const still = gateShortfall(gate, m);
+        if (still) throw belowTarget(still, true);
+      }
+      if (gate) quality.gate = gateResult(m, true, reencoded);
+      if (search) quality.targetVmaf = { ...search, ...(m.vmaf ? { measured: m.vmaf } : {}) };
+    }
     await this.publish(target);
-    const role = ContainerRules[out.format].kind === 'image' ? 'image' : 'media';
-    return { outputs: [await describeMedia(env.tools.ffprobe, target.described, target.location, role)], metrics };
+    return { outputs: [await describeMedia(env.tools.ffprobe, target.described, target.location, 'media')], metrics, ...(Object.keys(quality).length ? { quality } : {}) };
   }
 
-  private async stream(base: Omit<PlanContext, 'staging'>): Promise<Executed> {
+  /** Runs an encode into a staged file and verifies it. */
+  private async encodeAndCheck(steps: FfmpegStep[], target: { staging: string; location: string }, ctx: PlanContext, outputSeconds: number): Promise<string[]> {
+    const { tail } = await this.runSteps(steps);
+    await this.checkMedia(target.staging, target.location, convertExpectation(ctx, outputSeconds));
+    return tail;
+  }
+
+  /** How much of the job's progress the steps so far have used, 0..1. */
+  protected progressDone(): number {
+    return this.done;
+  }
+
+  /** What the quality steps (quality/run.ts) need of this run. */
+  protected qualityHost(): QualityHost {
+    return {
+      runSteps: (steps) => this.runSteps(steps),
+      scratch: () => this.scratch(),
+      log: (line) => this.log(line),
+      checkAborted: () => this.checkAborted(),
+      vmafTool: async () => {
+        const t = await this.metricsTool(true);
+        return { ffmpeg: t.ffmpeg, style: t.vmafStyle as VmafStyle };
+      },
+      modelDir: this.env.vmafModelDir ?? defaultVmafModelDir,
+    };
+  }
+
+  private async stream(given: Omit<PlanContext, 'staging'>): Promise<Executed> {
+    let base = given;
     const { spec, env } = this;
     const s = spec.stream;
     if (!s) throw new JobFailure('INVALID_OUTPUT', ExitCode.invalidSpec, 'is required', 'stream');
+    // A per-title ladder is built from samples of the content first; then it is a ladder like any.
+    let ladder: LadderRung[] | undefined;
+    if (s.perTitle) {
+      ladder = (await perTitleLadder(this.qualityHost(), { ...base, staging: base.scratch }, s.perTitle)).rungs;
+      base = { ...base, spec: withLadder(spec, ladder) };
+    }
     const target = await env.storage.dirOutput(s.path, 'output', env.jobId, base.scratch);
     this.cleanup.push(target.staging);
     const plan = planStream({ ...base, staging: target.staging });
     if (plan.dropped.length) this.log(`skipped renditions larger than the source: ${plan.dropped.join(', ')}`);
     await this.runSteps(plan.steps);
     await this.checkLadder(target, s, plan.outputSeconds);
+    const rungs = ladder ? await this.honestLadder(target.staging, s, ladder) : undefined;
     await this.publish(target);
-    return { outputs: await this.describeLadder(target, s, plan.renditions) };
+    return { outputs: await this.describeLadder(target, s, plan.renditions), ...(rungs ? { quality: { ladder: rungs } } : {}) };
+  }
+
+  /**
+   * A per-title HLS ladder's master playlist gets the bandwidths its segments really have
+   * (BANDWIDTH: the peak, AVERAGE-BANDWIDTH); the rungs report them too.
+   */
+  protected async honestLadder(dir: string, s: StreamSpec, ladder: LadderRung[]): Promise<LadderRung[]> {
+    if (s.format !== 'hls') return ladder;
+    const rates = await rewriteBandwidths(dir, hlsMaster);
+    return ladder.map((r) => {
+      const rate = rates.get(`${r.name}/index.m3u8`);
+      return rate ? { ...r, peakBitrate: rate.peak, averageBitrate: rate.average } : r;
+    });
   }
 
   // --- Verification of outputs before they are published (options.verify) -------------------

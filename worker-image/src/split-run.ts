@@ -8,7 +8,7 @@
 // user path may point there (crds/src/paths.ts).
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ReservedFolder, locationKind, type Acceleration, type Chunking, type MediaJobSpec, type Metrics } from '@kubeff/crds';
+import { ReservedFolder, locationKind, type Acceleration, type Chunking, type MediaJobSpec, type LadderRung, type Metrics, type QualityResult, type TargetVmafResult } from '@kubeff/crds';
 import { capabilities } from './capabilities.ts';
 import { ExitCode } from './exit-codes.ts';
 import { JobFailure } from './failure.ts';
@@ -17,6 +17,7 @@ import type { JobEnvironment } from './job.ts';
 import { round } from './metrics.ts';
 import { describeMedia } from './outputs.ts';
 import { convertExpectation } from './plan/convert.ts';
+import { belowTarget, gateResult, gateShortfall, measureOutput, metricsToMeasure, perTitleLadder, searchCrf, withLadder, withQuality } from './quality/run.ts';
 import { measurementFrom, parseLoudnorm, planLoudnessMeasure } from './plan/loudnorm.ts';
 import { chunkFile, chunkReport, concatList, concatListFile, planChunk, planLadderChunk, planLadderMerge, planMerge, planSplit, planSplitAudio, splitInputRefusal, unsplit, type SplitPlan } from './plan/split.ts';
 import { streamRenditions } from './plan/stream.ts';
@@ -41,6 +42,10 @@ export interface SplitPlanFile {
   info: MediaInfo;
   acceleration: Acceleration;
   plan: SplitPlan;
+  /** A target-VMAF job: the CRF the plan stage searched, which every chunk encodes with. */
+  search?: Omit<TargetVmafResult, 'measured'> | undefined;
+  /** A per-title ladder: the rungs the plan stage chose, which every chunk encodes. */
+  ladder?: LadderRung[] | undefined;
 }
 
 /** What a chunk stage leaves beside its chunk. */
@@ -137,6 +142,14 @@ export class SplitRun extends JobRun {
       return { outputs: [], acceleration, chunking: chunkingOf(plan) };
     }
     const file: SplitPlanFile = { version: 1, input: input.location, info, acceleration, plan };
+    if (spec.type === 'convert' && spec.output?.video?.targetVmaf !== undefined) {
+      // One search for the whole job, on samples of the whole input: every chunk gets its CRF.
+      file.search = await searchCrf(this.qualityHost(), await this.context(file, input.ref, this.dir), plan.timeline.outputSeconds);
+    }
+    if (spec.type === 'stream' && spec.stream?.perTitle) {
+      // One ladder for the whole job, from samples of the whole input.
+      file.ladder = (await perTitleLadder(this.qualityHost(), await this.context(file, input.ref, this.dir), spec.stream.perTitle)).rungs;
+    }
     await writeJson(join(this.dir, 'plan.json'), file);
     this.log(`${plan.count} chunk(s), ${plan.chunks.filter((c) => c.onKeyframe).length} on keyframes, at most ${plan.concurrency} at once`);
     return { outputs: [], acceleration, chunking: chunkingOf(plan) };
@@ -179,10 +192,11 @@ export class SplitRun extends JobRun {
     const acceleration: Acceleration = file.acceleration.decode === 'nvdec' && !caps.nvdec ? { ...file.acceleration, decode: 'cpu' } : file.acceleration;
     const watermarkOp = spec.operations.find((o) => o.type === 'watermark');
     const watermark = watermarkOp?.type === 'watermark' ? await this.open(watermarkOp.image, 'operations.watermark.image') : undefined;
-    return {
-      spec, input, inputInfo: file.info, watermark, scratch: await this.scratch(), staging, ffmpeg: env.tools.ffmpeg,
+    const ctx: PlanContext = {
+      spec: file.ladder ? withLadder(spec, file.ladder) : spec, input, inputInfo: file.info, watermark, scratch: await this.scratch(), staging, ffmpeg: env.tools.ffmpeg,
       encoders: caps.encoders, statsPeriod: caps.statsPeriod, acceleration, encoderThreads: env.encoderThreads,
     };
+    return file.search ? withQuality(ctx, { crf: file.search.crf }) : ctx;
   }
 
   private async chunk(index: number): Promise<Executed> {
@@ -298,11 +312,23 @@ export class SplitRun extends JobRun {
       metrics.loudnessOutput = { integrated: Number(after['output_i']), truePeak: Number(after['output_tp']), range: Number(after['output_lra']), threshold: Number(after['output_thresh']) };
     }
     await this.checkMedia(target.staging, target.location, convertExpectation(ctx, file.plan.timeline.outputSeconds));
+    // Quality of the stitched output: the target's measured VMAF, the gate (a split job fails
+    // rather than re-encodes: validation refuses on_fail "reencode" with parallelism).
+    const quality: QualityResult = {};
+    const gate = spec.options.qualityGate;
+    const toMeasure = metricsToMeasure(file.search !== undefined, gate);
+    if (toMeasure.length) {
+      const m = await measureOutput(this.qualityHost(), ctx, target.staging, toMeasure, 0);
+      const short = gate ? gateShortfall(gate, m) : undefined;
+      if (short) throw belowTarget(short, false);
+      if (gate) quality.gate = gateResult(m, true);
+      if (file.search) quality.targetVmaf = { ...file.search, ...(m.vmaf ? { measured: m.vmaf } : {}) };
+    }
     await this.publish(target);
     const described = await describeMedia(env.tools.ffprobe, target.described, target.location, 'media');
     // The chunks have served their purpose.
     await rm(this.dir, { recursive: true, force: true });
-    return { outputs: [described], metrics, acceleration: ctx.acceleration, chunking: chunkingOf(file.plan, encodeSeconds, audio?.report.encodeSeconds), ...this.verifiedPart() };
+    return { outputs: [described], metrics, acceleration: ctx.acceleration, chunking: chunkingOf(file.plan, encodeSeconds, audio?.report.encodeSeconds), ...this.verifiedPart(), ...(Object.keys(quality).length ? { quality } : {}) };
   }
 
   /** An HLS/DASH ladder: every rendition's chunks copied in order, one audio encode, one muxer. */
@@ -321,10 +347,11 @@ export class SplitRun extends JobRun {
     const ctx = await this.context(file, input, target.staging);
     await this.runSteps([planLadderMerge(ctx, file.plan, listPath, audio?.path)]);
     await this.checkLadder(target, s, file.info.durationSeconds);
+    const rungs = file.ladder ? await this.honestLadder(target.staging, s, file.ladder) : undefined;
     await this.publish(target);
     const outputs = await this.describeLadder(target, s, streamRenditions(ctx).keep);
     await rm(this.dir, { recursive: true, force: true });
-    return { outputs, acceleration: ctx.acceleration, chunking: chunkingOf(file.plan, encodeSeconds, audio?.report.encodeSeconds), ...this.verifiedPart() };
+    return { outputs, acceleration: ctx.acceleration, chunking: chunkingOf(file.plan, encodeSeconds, audio?.report.encodeSeconds), ...this.verifiedPart(), ...(rungs ? { quality: { ladder: rungs } } : {}) };
   }
 }
 

@@ -347,7 +347,7 @@ export class LocalRuntime {
       const outputs = result.outputs;
       const updated = this.o.store.updateStatus(id, dropUndefined({
         phase: 'completed', stage: 'completed', progress: 100, etaSeconds: 0, completedAt: now(), outputs, metrics: result.metrics, acceleration: result.acceleration,
-        chunking: result.chunking ?? run.split?.chunking,
+        chunking: result.chunking ?? run.split?.chunking, verification: result.verification, quality: result.quality,
       }));
       if (updated) this.emit(id, 'complete', dropUndefined({ status: 'completed', output_path: outputs[0]?.path, outputs, metrics: result.metrics }));
       log.info({ outputs: outputs.length, seconds: result.processingSeconds }, 'job completed');

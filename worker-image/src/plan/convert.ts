@@ -33,6 +33,11 @@ export interface VideoPart {
   maps: string[];
   /** Output length after the operations (fades and progress count to it). */
   seconds: number;
+  /** The encoder's arguments alone (within maps), and the pixel format it is given. */
+  encoder?: string[] | undefined;
+  pixelFormat?: string | undefined;
+  /** The frame size the chain produces. */
+  size?: { width: number; height: number } | undefined;
 }
 
 /**
@@ -76,9 +81,18 @@ export function convertVideo(ctx: PlanContext, wrap: { pre: string[]; post: stri
   } else {
     const nvenc = ctx.acceleration.encode === 'nvenc';
     const enc = videoEncoder(vcodec as 'h264' | 'h265' | 'vp9' | 'av1', v, { encoders: ctx.encoders, nvenc, container: out.format });
-    maps.push('-map', '[vout]', ...enc.args, '-pix_fmt', pixelFormat(v, nvenc));
+    const pf = pixelFormat(v, nvenc);
+    const encoder = [...enc.args, ...capArgs(v), '-pix_fmt', pf];
+    maps.push('-map', '[vout]', ...encoder);
+    const size = v.width !== undefined || v.height !== undefined ? fit(vc.size, v) : vc.size;
+    return { graph, maps, seconds: vc.seconds, encoder, pixelFormat: pf, size };
   }
   return { graph, maps, seconds: vc.seconds };
+}
+
+/** A bitrate cap (output.video.max_bitrate): the VBV's maxrate, with a buffer of twice that. */
+export function capArgs(v: OutputSpec['video']): string[] {
+  return v?.maxBitrate !== undefined ? ['-maxrate', String(v.maxBitrate), '-bufsize', String(v.maxBitrate * 2)] : [];
 }
 
 /** The audio filter graph and encoder of a convert, reading the input numbered `inputIndex`. */

@@ -463,3 +463,8 @@ export function splitInputRefusal(info: MediaInfo): string | undefined {
   if (!info.video || info.isImage) return 'the input has no video stream; splitting applies to video, and audio is always encoded once';
   return undefined;
 }
+
+/** Pure: an ffconcat list of files (our own names, in the list's folder) played one after another. */
+export function concatListOf(files: readonly string[]): string {
+  return `${['ffconcat version 1.0', ...files.map((f) => `file ${f}`)].join('\n')}\n`;
+}

@@ -57,7 +57,13 @@ export function streamVideo(ctx: PlanContext, keep: readonly Rendition[], wrap: 
   const shared = enc.args.filter((_, i, a) => a[i] !== '-b:v' && a[i - 1] !== '-b:v');
   const encoder = [...shared, '-pix_fmt', pixelFormat({}, nvenc)];
   keep.forEach((r, i) => {
-    encoder.push(`-b:v:${i}`, String(r.bitrate), `-maxrate:v:${i}`, String(Math.round(r.bitrate * 1.1)), `-bufsize:v:${i}`, String(r.bitrate * 2));
+    if (r.crf !== undefined && !nvenc) {
+      // Capped CRF: the quality the rung was chosen for, its bitrate a cap with room for keyframes.
+      const cap = Math.round(r.bitrate * 1.5);
+      encoder.push(`-crf:v:${i}`, num(r.crf), `-maxrate:v:${i}`, String(cap), `-bufsize:v:${i}`, String(cap * 2));
+    } else {
+      encoder.push(`-b:v:${i}`, String(r.bitrate), `-maxrate:v:${i}`, String(Math.round(r.bitrate * 1.1)), `-bufsize:v:${i}`, String(r.bitrate * 2));
+    }
   });
   encoder.push(...keyframesEvery(s.segmentDuration));
   if (!nvenc) encoder.push('-sc_threshold', '0');

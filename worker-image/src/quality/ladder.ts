@@ -4,28 +4,41 @@
 // The rule (README, "Quality"): every candidate resolution is encoded at a few CRFs on samples of
 // the input; each encode gives a point (bitrate, VMAF), the VMAF measured against the source at
 // the top resolution with the encode upscaled to it, as a player shows a lower rung. For a
-// quality q, the cheapest resolution that reaches q at the lowest bitrate is on the convex hull of
-// all points. The top rung aims at VMAF 95 (or what the hull reaches, or what max_bitrate
-// allows), the bottom rung at the lowest quality sampled (no lower than VMAF 50, no cheaper than
-// min_bitrate); rungs in between are spaced by equal VMAF steps of at least 6 (about one just
-// noticeable difference), at most max_variants rungs. Content that looks the same at every
-// bitrate (a static slate) spans few steps: few, cheap rungs.
+// quality q, the cheapest resolution that reaches q is on the convex hull of all points.
+// - Top rung: up the hull while a doubling of bits still buys at least one VMAF point, no higher
+//   than VMAF 99 and no dearer than max_bitrate (default: 1.5× a typical bitrate for the top
+//   resolution, halved for H.265).
+// - Bottom rung: the best quality min_bitrate (default 150 kb/s) buys, no lower than VMAF 50.
+// - In between: equal VMAF steps of at least 6 (about one just noticeable difference), at most
+//   max_variants rungs, each at least a third cheaper than the one above.
+// Content that looks the same at every bitrate (a static slate) tops out cheaply and spans few
+// steps: few, cheap rungs. Complex content climbs to the cap: more rungs, more bits.
 import type { PerTitleLadder, Variant } from '@kubeff/crds';
 import { even } from '../plan/geometry.ts';
 
 export const LadderHeights = [2160, 1440, 1080, 720, 540, 360, 240] as const;
-/** VMAF the top rung aims at: past it, bits buy little anyone sees. */
-export const TopVmaf = 95;
+/** Quality past which no rung aims. */
+export const CeilingVmaf = 99;
+/** A doubling of bits must buy at least this many VMAF points for the top rung to climb. */
+export const MinGainPerDoubling = 1;
 /** The lowest quality a bottom rung aims at. */
 export const FloorVmaf = 50;
+/** The bottom rung's bitrate at least, unless min_bitrate says otherwise. */
+export const DefaultMinBitrate = 150_000;
 /** Smallest VMAF step between rungs. */
 export const MinStep = 6;
+/** A rung must cost at most this share of the one above it. */
+export const MaxRungRatio = 2 / 3;
 /** Resolutions sampled at most. */
 export const MaxCandidates = 4;
 
-/** The CRFs each candidate resolution is sampled at, per codec's scale. */
-export function sampleCrfs(codec: 'h264' | 'h265'): number[] {
-  return codec === 'h265' ? [22, 28, 34, 40] : [18, 24, 30, 36];
+/**
+ * The CRFs each candidate resolution is sampled at, per codec's scale; the top resolution also at
+ * two near-transparent ones, to see where easy content stops gaining.
+ */
+export function sampleCrfs(codec: 'h264' | 'h265', top = false): number[] {
+  const crfs = codec === 'h265' ? [22, 28, 34, 40] : [18, 24, 30, 36];
+  return top ? [crfs[0] as number - 12, crfs[0] as number - 6, ...crfs] : crfs;
 }
 
 export interface Size {
@@ -53,6 +66,8 @@ export interface Rung {
   size: Size;
   bitrate: number;
   vmaf: number;
+  /** The CRF that gives the rung's quality on its resolution's curve: encoded as capped CRF. */
+  crf: number;
 }
 
 /** Pure: the points on the upper convex hull of (bitrate, VMAF), by bitrate. */
@@ -92,12 +107,21 @@ export function bitrateFor(curve: readonly SamplePoint[], vmaf: number): number 
   return hi.bitrate;
 }
 
-/** Pure: the quality a resolution gives at a bitrate, along its curve (clamped to what was sampled). */
+/**
+ * Pure: the quality a resolution gives at a bitrate, along its curve: above what was sampled, the
+ * best sampled (quality saturates); below, the curve's first slope carried on (never above the
+ * lowest sampled point).
+ */
 export function vmafAt(curve: readonly SamplePoint[], bitrate: number): number {
   const pts = [...curve].sort((a, b) => a.bitrate - b.bitrate);
   const lo = pts[0] as SamplePoint;
   const hi = pts[pts.length - 1] as SamplePoint;
-  if (bitrate <= lo.bitrate) return lo.vmaf;
+  if (bitrate <= lo.bitrate) {
+    const next = pts[1];
+    if (!next || next.bitrate <= lo.bitrate) return lo.vmaf;
+    const slope = Math.max(0, (next.vmaf - lo.vmaf) / Math.log(next.bitrate / lo.bitrate));
+    return Math.max(0, lo.vmaf - slope * Math.log(lo.bitrate / Math.max(1, bitrate)));
+  }
   if (bitrate >= hi.bitrate) return hi.vmaf;
   for (let i = 1; i < pts.length; i++) {
     const a = pts[i - 1] as SamplePoint;
@@ -108,6 +132,21 @@ export function vmafAt(curve: readonly SamplePoint[], bitrate: number): number {
     }
   }
   return hi.vmaf;
+}
+
+/** Pure: the CRF that gives a quality on one resolution's curve (linear between sampled CRFs), clamped to the sampled range. */
+export function crfFor(curve: readonly SamplePoint[], vmaf: number): number {
+  const pts = [...curve].sort((a, b) => a.vmaf - b.vmaf);
+  const lo = pts[0] as SamplePoint;
+  const hi = pts[pts.length - 1] as SamplePoint;
+  if (vmaf <= lo.vmaf) return lo.crf;
+  if (vmaf >= hi.vmaf) return hi.crf;
+  for (let i = 1; i < pts.length; i++) {
+    const a = pts[i - 1] as SamplePoint;
+    const b = pts[i] as SamplePoint;
+    if (vmaf <= b.vmaf) return b.vmaf - a.vmaf < 1e-9 ? b.crf : Math.round((a.crf + ((vmaf - a.vmaf) * (b.crf - a.crf)) / (b.vmaf - a.vmaf)) * 10) / 10;
+  }
+  return hi.crf;
 }
 
 const key = (s: Size) => `${s.width}x${s.height}`;
@@ -122,39 +161,47 @@ function cheapest(curves: Map<string, SamplePoint[]>, vmaf: number): { size: Siz
   return best;
 }
 
+/** Pure: the top rung's bitrate at most when max_bitrate is not given: 1.5× typical for the size (H.265: half). */
+export function defaultMaxBitrate(top: Size, codec: 'h264' | 'h265'): number {
+  const nearest = LadderHeights.reduce((a, b) => (Math.abs(b - top.height) < Math.abs(a - top.height) ? b : a));
+  return Math.round(((typicalBitrate[nearest] ?? 5_000_000) * 1.5) / (codec === 'h265' ? 2 : 1));
+}
+
 /** Pure: the rungs of a per-title ladder from the sampled points (see the rule at the top). */
-export function chooseRungs(points: readonly SamplePoint[], opts: PerTitleLadder): Rung[] {
+export function chooseRungs(points: readonly SamplePoint[], opts: PerTitleLadder, codec: 'h264' | 'h265' = 'h264'): Rung[] {
   if (!points.length) throw new Error('internal: a ladder needs sampled points');
   const curves = new Map<string, SamplePoint[]>();
   for (const p of points) curves.set(key(p.size), [...(curves.get(key(p.size)) ?? []), p]);
-  const hull = convexHull(points);
-  const hullTop = Math.max(...hull.map((p) => p.vmaf));
-  const hullBottom = Math.min(...hull.map((p) => p.vmaf));
-  let top = Math.min(TopVmaf, hullTop);
-  if (opts.maxBitrate !== undefined) {
-    // The best quality any resolution gives within the cap.
-    const capped = Math.max(...[...curves.values()].map((c) => vmafAt(c, opts.maxBitrate as number)));
-    top = Math.min(top, capped);
+  const topSize = points.reduce((a, p) => (p.size.height > a.height ? p.size : a), (points[0] as SamplePoint).size);
+  const cap = opts.maxBitrate ?? defaultMaxBitrate(topSize, codec);
+  const floor = Math.min(opts.minBitrate ?? DefaultMinBitrate, cap);
+  const bestAt = (bitrate: number) => Math.max(...[...curves.values()].map((c) => vmafAt(c, bitrate)));
+  // Top: up the hull while it pays, within the cap.
+  const hull = convexHull(points).filter((p) => p.bitrate <= cap);
+  let top = hull.length ? (hull[0] as SamplePoint).vmaf : bestAt(cap);
+  for (let i = 1; i < hull.length; i++) {
+    const a = hull[i - 1] as SamplePoint;
+    const b = hull[i] as SamplePoint;
+    if ((b.vmaf - a.vmaf) / Math.log2(b.bitrate / a.bitrate) < MinGainPerDoubling) break;
+    top = b.vmaf;
   }
-  let bottom = Math.max(FloorVmaf, hullBottom);
-  if (opts.minBitrate !== undefined) {
-    const floored = Math.min(...[...curves.values()].map((c) => vmafAt(c, opts.minBitrate as number)));
-    bottom = Math.max(bottom, floored);
-  }
-  bottom = Math.min(bottom, top);
+  // Between the last hull point and the cap the climb may still pay (complex content).
+  const last = hull[hull.length - 1];
+  const atCap = bestAt(cap);
+  if (!last || (top === last.vmaf && atCap > top && (atCap - top) / Math.log2(cap / last.bitrate) >= MinGainPerDoubling)) top = atCap;
+  top = Math.min(top, CeilingVmaf);
+  const bottom = Math.min(top, Math.max(FloorVmaf, bestAt(floor)));
   const count = Math.max(1, Math.min(opts.maxVariants, Math.floor((top - bottom) / MinStep + 1e-9) + 1));
   const targets = count === 1 ? [top] : Array.from({ length: count }, (_, i) => top - (i * (top - bottom)) / (count - 1));
   const rungs: Rung[] = [];
   for (const q of targets) {
-    const pick = cheapest(curves, q);
-    if (!pick) continue;
-    let bitrate = Math.round(pick.bitrate);
-    if (opts.maxBitrate !== undefined) bitrate = Math.min(bitrate, opts.maxBitrate);
-    if (opts.minBitrate !== undefined) bitrate = Math.max(bitrate, opts.minBitrate);
+    const pick = cheapest(curves, q) ?? { size: topSize, bitrate: cap };
+    const bitrate = Math.max(1000, Math.round(Math.min(cap, Math.max(floor, pick.bitrate))));
     const prev = rungs[rungs.length - 1];
-    // A rung must cost less than the one above it, or it is not a rung.
-    if (prev && bitrate >= prev.bitrate) continue;
-    rungs.push({ name: '', size: pick.size, bitrate: Math.max(1000, bitrate), vmaf: Math.round(q * 100) / 100 });
+    // A rung must save bits worth a switch, or it is not a rung.
+    if (prev && bitrate > prev.bitrate * MaxRungRatio) continue;
+    const curve = curves.get(key(pick.size)) as SamplePoint[];
+    rungs.push({ name: '', size: pick.size, bitrate, vmaf: Math.round(Math.min(q, bestAt(bitrate)) * 100) / 100, crf: crfFor(curve, q) });
   }
   const seen = new Map<number, number>();
   for (const r of rungs) {
@@ -167,7 +214,7 @@ export function chooseRungs(points: readonly SamplePoint[], opts: PerTitleLadder
 
 /** The rungs as the stream planner takes them (explicit sizes). */
 export function variantsOf(rungs: readonly Rung[]): Variant[] {
-  return rungs.map((r) => ({ name: r.name, width: r.size.width, height: r.size.height, bitrate: r.bitrate }));
+  return rungs.map((r) => ({ name: r.name, width: r.size.width, height: r.size.height, bitrate: r.bitrate, crf: r.crf }));
 }
 
 /** Typical bitrates by height for H.264 (halved for H.265): what an estimate assumes before sampling. */
