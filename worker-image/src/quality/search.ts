@@ -92,10 +92,12 @@ export function nextCrf(probes: readonly Probe[], target: number, s: CrfScale): 
   const sorted = [...probes].sort((a, b2) => a.crf - b2.crf);
   const lo = sorted[0] as Probe;
   const hi = sorted[sorted.length - 1] as Probe;
-  const slope = probes.length >= 2 && hi.crf > lo.crf && lo.vmaf > hi.vmaf ? (lo.vmaf - hi.vmaf) / (hi.crf - lo.crf) : s.slope;
+  const slope = probes.length >= 2 && hi.crf > lo.crf ? Math.max(0, (lo.vmaf - hi.vmaf) / (hi.crf - lo.crf)) : s.slope;
   const allAbove = probes.every((p) => p.vmaf >= target);
   const from = allAbove ? hi : lo;
   if ((allAbove && from.crf >= s.max) || (!allAbove && from.crf <= s.min)) return undefined;
+  // Two points and no measurable slope: the quality does not follow the CRF here; go to the end.
+  if (probes.length >= 2 && slope < 0.2) return roundCrf(allAbove ? s.max : s.min, s);
   const delta = (from.vmaf - target) / Math.max(0.2, slope);
   const next = roundCrf(from.crf + delta * 1.15 + (allAbove ? 1 : -1), s);
   return tried.has(next) ? undefined : next;
@@ -110,7 +112,14 @@ export function chooseCrf(probes: readonly Probe[], target: number, s: CrfScale)
   if (!probes.length) throw new Error('internal: a CRF search needs probes');
   const close = [...probes].sort((a, b) => Math.abs(a.vmaf - target) - Math.abs(b.vmaf - target))[0] as Probe;
   const b = bracket(probes, target);
-  if (!b || Math.abs(close.vmaf - target) <= CloseEnough / 2) return { crf: close.crf, predictedVmaf: close.vmaf };
+  if (!b) {
+    // Never bracketed: every probe above the target takes the cheapest, every probe below the best.
+    const pick = probes.every((p) => p.vmaf >= target)
+      ? [...probes].sort((x, y) => y.crf - x.crf)[0] as Probe
+      : [...probes].sort((x, y) => x.crf - y.crf)[0] as Probe;
+    return { crf: pick.crf, predictedVmaf: pick.vmaf };
+  }
+  if (Math.abs(close.vmaf - target) <= CloseEnough / 2) return { crf: close.crf, predictedVmaf: close.vmaf };
   let crf = interpolate(b.above, b.below, target);
   crf = s.fractional ? Math.round(crf * 10) / 10 : Math.floor(crf + 1e-9);
   crf = Math.min(b.below.crf, Math.max(b.above.crf, crf));
