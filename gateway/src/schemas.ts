@@ -110,7 +110,17 @@ export const JobList = Type.Object({
 });
 
 export const EstimateResponse = Type.Object({
-  estimated: Type.Object({ duration_seconds: Type.Number(), output_size_bytes: Type.Integer(), output_duration_seconds: Type.Number() }),
+  estimated: Type.Object({
+    duration_seconds: Type.Number(),
+    output_size_bytes: Type.Integer(),
+    output_duration_seconds: Type.Number(),
+    breakdown: Type.Optional(Type.Object({
+      encode_seconds: Type.Number(),
+      verify_seconds: Type.Number({ description: 'Checking every output before it is published' }),
+      quality_search_seconds: Type.Number({ description: 'Target VMAF search, or a per-title ladder\'s sampling' }),
+      quality_measure_seconds: Type.Number({ description: 'Measuring the finished output (target VMAF, quality gate)' }),
+    })),
+  }),
   resources: Type.Object({ cpu_cores: Type.Integer(), memory_gb: Type.Number(), gpu_required: Type.Boolean() }),
   input: Type.Object({
     duration_seconds: Type.Number(),

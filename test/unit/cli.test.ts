@@ -4,6 +4,7 @@ import { parseCommandArgs, splitCommand } from '../../gateway/src/cli/args.ts';
 import { describeError, HttpError, normalizeBaseUrl, UsageError } from '../../gateway/src/cli/client.ts';
 import { shQuote } from '../../gateway/src/cli/format.ts';
 import { analyzeBody, convertBody, streamBody, submitCommands } from '../../gateway/src/cli/jobs.ts';
+import { normalizeRequest } from '../../crds/src/normalize.ts';
 import { keyIdCandidates } from '../../gateway/src/cli/keys.ts';
 import { ProgressReporter } from '../../gateway/src/cli/progress.ts';
 
@@ -51,6 +52,27 @@ describe('request bodies from flags', () => {
     expect(() => convertBody(parsed('convert', ['a', 'b', '--crf', '2.5']))).toThrow(/not a whole number/);
     expect(() => convertBody(parsed('convert', ['a', 'b', '--op', '{type:rotate}']))).toThrow(/--op: not JSON/);
     expect(() => convertBody(parsed('convert', ['a', 'b', '--op', '[1]']))).toThrow(/--op: must be a JSON object/);
+  });
+
+  it('builds target VMAF, a cap, a quality gate, a split and verification off from flags', () => {
+    const body = convertBody(parsed('convert', [
+      '/storage/in.mov', '/storage/out.mp4', '--target-vmaf', '93', '--max-bitrate', '4M', '--vmaf-samples', '6',
+      '--vmaf-min', '90', '--on-fail', 'fail', '--parallelism', 'auto', '--no-verify',
+    ]));
+    expect(body).toEqual({
+      input: '/storage/in.mov',
+      output: { path: '/storage/out.mp4', video: { target_vmaf: 93, max_bitrate: '4M', vmaf_samples: 6 } },
+      options: { parallelism: 'auto', verify: false, quality_gate: { vmaf_min: 90, on_fail: 'fail' } },
+    });
+    // The server checks the values; the body reaches it as normalizeRequest takes it.
+    expect(normalizeRequest('convert', body).output?.video).toMatchObject({ targetVmaf: 93, maxBitrate: 4_000_000, vmafSamples: 6 });
+  });
+
+  it('asks for a per-title ladder with --variant auto and its bounds', () => {
+    expect(streamBody(parsed('stream', ['/storage/in.mp4', '/storage/hls', '--variant', 'auto', '--max-variants', '4', '--max-bitrate', '6M']))).toEqual({
+      input: '/storage/in.mp4', output: '/storage/hls', variants: 'auto', max_variants: 4, max_bitrate: '6M',
+    });
+    expect(() => streamBody(parsed('stream', ['/storage/in.mp4', '/storage/hls', '--variant', 'auto', '--variant', '720p:2M']))).toThrow(/no other --variant/);
   });
 
   it('reads stream variants as RESOLUTION:BITRATE[:NAME]', () => {

@@ -2,6 +2,7 @@
 // probe of the input and the spec, never from constants.
 import { describe, expect, it } from 'vitest';
 import type { MediaJobSpec, Operation, OutputSpec, StreamSpec, VideoSettings } from '../../crds/src/spec.ts';
+import { normalizeRequest } from '../../crds/src/normalize.ts';
 import { estimateJob, type Estimate } from '../../worker-image/src/estimate.ts';
 import type { MediaInfo } from '../../worker-image/src/probe.ts';
 
@@ -245,5 +246,41 @@ describe('estimateJob (analyze)', () => {
     const shortRef = e(anAnalyzeSpec(), aMediaInfo(lasting(600)), aMediaInfo(lasting(10)));
     const longRef = e(anAnalyzeSpec(), aMediaInfo(lasting(600)), aMediaInfo(lasting(600)));
     expect(shortRef.estimated.duration_seconds).toBeLessThan(longRef.estimated.duration_seconds);
+  });
+});
+
+describe('estimates account for quality work', () => {
+  const info = { formatName: 'mov,mp4', durationSeconds: 60, startSeconds: 0, sizeBytes: 1, bitrate: 5_000_000, video: { codec: 'h264', width: 1920, height: 1080, fps: 25, pixelFormat: 'yuv420p', frames: 1500 }, audio: { codec: 'aac', channels: 2, sampleRate: 48000 }, isImage: false };
+  const est = (body: Record<string, unknown>, kind: 'convert' | 'stream' = 'convert') => estimateJob(normalizeRequest(kind, { input: '/storage/in.mp4', ...body }), info);
+
+  it('counts the verification of the output (a full decode), and nothing when it is off', () => {
+    const on = est({ output: '/storage/o.mp4' });
+    const off = est({ output: '/storage/o.mp4', options: { verify: false } });
+    expect(on.estimated.breakdown?.verify_seconds).toBeGreaterThan(0);
+    expect(off.estimated.breakdown).toBeUndefined();
+    expect(on.estimated.duration_seconds).toBeGreaterThan(off.estimated.duration_seconds);
+  });
+
+  it('counts a target-VMAF search on samples and the measurement of the whole output', () => {
+    const plain = est({ output: { path: '/storage/o.mp4', video: { crf: 23 } } });
+    const target = est({ output: { path: '/storage/o.mp4', video: { target_vmaf: 93 } } });
+    expect(target.estimated.breakdown?.quality_search_seconds).toBeGreaterThan(0);
+    expect(target.estimated.breakdown?.quality_measure_seconds).toBeGreaterThan(0);
+    expect(target.estimated.breakdown?.quality_search_seconds, 'samples are a small part of the input').toBeLessThan(target.estimated.breakdown?.encode_seconds ?? 0);
+    expect(target.estimated.duration_seconds).toBeGreaterThan(plain.estimated.duration_seconds);
+  });
+
+  it('counts a quality gate\'s measurement, VMAF dearer than PSNR', () => {
+    const vmaf = est({ output: '/storage/o.mp4', options: { quality_gate: { vmaf_min: 90 } } });
+    const psnr = est({ output: '/storage/o.mp4', options: { quality_gate: { psnr_min: 35 } } });
+    expect(vmaf.estimated.breakdown?.quality_measure_seconds).toBeGreaterThan(psnr.estimated.breakdown?.quality_measure_seconds ?? Infinity);
+    expect(psnr.estimated.breakdown?.quality_measure_seconds).toBeGreaterThan(0);
+  });
+
+  it('counts a per-title ladder\'s sampling', () => {
+    const auto = est({ output: '/storage/ladder', variants: 'auto' }, 'stream');
+    const fixed = est({ output: '/storage/ladder' }, 'stream');
+    expect(auto.estimated.breakdown?.quality_search_seconds).toBeGreaterThan(0);
+    expect(fixed.estimated.breakdown?.quality_search_seconds).toBe(0);
   });
 });

@@ -1,21 +1,45 @@
 // Pure estimate of a job from the probe of its input and its spec: output length and size,
 // processing time, and the resources a job would request. A model, not a constant: every
 // figure follows from the input's duration, size and frame rate and from the codec settings.
-import { guessLadder } from './quality/ladder.ts';
 import { ContainerRules, type MediaJobSpec, type VideoSettings } from '@kubeff/crds';
 import { fit, type Dimensions } from './plan/geometry.ts';
 import { trimOf } from './plan/operations.ts';
 import { renditions } from './plan/stream.ts';
 import type { MediaInfo } from './probe.ts';
+import { candidateSizes, guessLadder, sampleCrfs } from './quality/ladder.ts';
+import { MaxMeasuredFrames, samplePlan } from './quality/search.ts';
 
 export interface Estimate {
   estimated: {
-    /** Wall-clock seconds the job should take on the resources below. */
+    /** Wall-clock seconds the job should take on the resources below: everything below added up. */
     duration_seconds: number;
     output_size_bytes: number;
     output_duration_seconds: number;
+    /** Where the time goes, when more than the encode runs (seconds). */
+    breakdown?: {
+      encode_seconds: number;
+      /** Checking every output before it is published (options.verify). */
+      verify_seconds: number;
+      /** Target VMAF's CRF search, or a per-title ladder's sampling. */
+      quality_search_seconds: number;
+      /** Measuring the finished output (target VMAF, quality gate); a gate's one re-encode is not counted. */
+      quality_measure_seconds: number;
+    };
   };
   resources: { cpu_cores: number; memory_gb: number; gpu_required: boolean };
+}
+
+// CPU-seconds per 1080p frame of libvmaf 3 (30 frames/s on 2 cores), and of PSNR/SSIM.
+const vmafCost = 0.066;
+const psnrSsimCost = 0.004;
+// A lossless FFV1 sample of what the encoder sees: decode, the chain, FFV1.
+const referenceCost = 0.02;
+// Trial encodes a CRF search usually needs.
+const expectedProbes = 3.5;
+
+/** Seconds to decode `frames` of a size on `cores` (verification's full decode). */
+function decodeSeconds(frames: number, size: Dimensions, cores: number): number {
+  return (frames * decodeCost * ((size.width * size.height) / fullHd)) / Math.max(1, cores * parallelEfficiency);
 }
 
 const fullHd = 1920 * 1080;
@@ -82,11 +106,27 @@ export function estimateJob(spec: MediaJobSpec, info: MediaInfo, reference?: Med
     // A per-title ladder is not known before sampling: assume the dense one complex content gets.
     const { keep } = renditions(s.variants ?? guessLadder(src, s.perTitle ?? { maxVariants: 5 }, s.videoCodec), src);
     const frames = seconds * fps;
-    const cost = keep.reduce((sum, r) => sum + (encodeCost[s.videoCodec] ?? 0.12) * presetFactor['veryfast']! * ((r.size.width * r.size.height) / fullHd), decodeCost * ((src.width * src.height) / fullHd));
+    const veryfast = presetFactor['veryfast'] as number;
+    const cost = keep.reduce((sum, r) => sum + (encodeCost[s.videoCodec] ?? 0.12) * veryfast * ((r.size.width * r.size.height) / fullHd), decodeCost * ((src.width * src.height) / fullHd));
     const c = cores(src, s.videoCodec);
     const bytes = keep.reduce((sum, r) => sum + r.bitrate / 8, info.audio ? s.audioBitrate / 8 : 0) * seconds;
+    const encode = (frames * cost) / (c * parallelEfficiency) / (gpu ? nvencSpeedup : 1);
+    const verify = spec.options.verify === false ? 0 : keep.reduce((sum, r) => sum + decodeSeconds(frames, r.size, c), 0);
+    let search = 0;
+    if (s.perTitle) {
+      // Samples at every candidate size and CRF, each measured at the source's size.
+      const plan = samplePlan(seconds, 4);
+      const sampleFrames = plan.starts.length * plan.seconds * fps;
+      const sizes = candidateSizes(src);
+      const points = sizes.reduce((n, size) => n + sampleCrfs(s.videoCodec, size.height === src.height).length, 0);
+      const encodes = sizes.reduce((sum, size) => sum + sampleCrfs(s.videoCodec, size.height === src.height).length * (encodeCost[s.videoCodec] ?? 0.12) * veryfast * ((size.width * size.height) / fullHd), 0);
+      search = (sampleFrames * (referenceCost * ((src.width * src.height) / fullHd) + encodes + points * vmafCost * ((src.width * src.height) / fullHd))) / (c * parallelEfficiency);
+    }
     return {
-      estimated: { duration_seconds: round((frames * cost) / (c * parallelEfficiency) / (gpu ? nvencSpeedup : 1)), output_size_bytes: Math.round(bytes), output_duration_seconds: round(seconds, 3) },
+      estimated: {
+        duration_seconds: round(encode + verify + search), output_size_bytes: Math.round(bytes), output_duration_seconds: round(seconds, 3),
+        ...breakdown(encode, verify, search, 0),
+      },
       resources: { cpu_cores: c, memory_gb: memoryGb(src, s.videoCodec) + keep.length - 1, gpu_required: gpu },
     };
   }
@@ -131,8 +171,35 @@ export function estimateJob(spec: MediaJobSpec, info: MediaInfo, reference?: Med
   const c = hasVideo && codec ? cores(size, codec) : 1;
   const audioTime = seconds * (a.normalize ? 0.004 : 0.002);
   const processing = (frames * perFrame) / (c * parallelEfficiency) / (gpu ? nvencSpeedup : 1) + audioTime;
+  const verify = spec.options.verify === false ? 0 : hasVideo ? decodeSeconds(frames, size, c) : seconds * 0.001;
+  const px = (size.width * size.height) / fullHd;
+  let search = 0;
+  if (hasVideo && codec && v.targetVmaf !== undefined) {
+    // Lossless samples once, then each trial: an encode of them and their VMAF.
+    const plan = samplePlan(seconds, v.vmafSamples ?? 4);
+    const sampleFrames = plan.starts.length * plan.seconds * outFps;
+    const trial = (encodeCost[codec] ?? 0.12) * (presetFactor[v.preset ?? 'medium'] ?? 1) * px + vmafCost * px;
+    search = (sampleFrames * (referenceCost * px + expectedProbes * trial)) / (c * parallelEfficiency);
+  }
+  const gate = spec.options.qualityGate;
+  let measure = 0;
+  if (hasVideo && (v.targetVmaf !== undefined || gate)) {
+    const vmaf = v.targetVmaf !== undefined || gate?.vmafMin !== undefined;
+    const measured = frames / Math.max(1, Math.ceil(frames / MaxMeasuredFrames));
+    measure = (frames * 2 * decodeCost * px + (vmaf ? measured * vmafCost * px : 0) + (gate?.psnrMin !== undefined || gate?.ssimMin !== undefined ? frames * psnrSsimCost * px : 0)) / (c * parallelEfficiency);
+  }
+  const encode = processing + 0.2;
   return {
-    estimated: { duration_seconds: round(processing + 0.2), output_size_bytes: Math.round((videoBps + audioBps) * seconds), output_duration_seconds: round(seconds, 3) },
+    estimated: {
+      duration_seconds: round(encode + verify + search + measure), output_size_bytes: Math.round((videoBps + audioBps) * seconds), output_duration_seconds: round(seconds, 3),
+      ...breakdown(encode, verify, search, measure),
+    },
     resources: { cpu_cores: c, memory_gb: hasVideo && codec ? memoryGb(size, codec) : 1, gpu_required: gpu },
   };
+}
+
+/** The breakdown, when anything but the encode takes time. */
+function breakdown(encode: number, verify: number, search: number, measure: number): { breakdown?: NonNullable<Estimate['estimated']['breakdown']> } {
+  if (verify + search + measure === 0) return {};
+  return { breakdown: { encode_seconds: round(encode), verify_seconds: round(verify), quality_search_seconds: round(search), quality_measure_seconds: round(measure) } };
 }

@@ -28,6 +28,9 @@ const submitOptions = {
   hwaccel: { type: 'string' },
   'webhook-url': { type: 'string' },
   'webhook-event': { type: 'string', multiple: true },
+  parallelism: { type: 'string' },
+  'chunk-seconds': { type: 'string' },
+  'no-verify': { type: 'boolean' },
 } as const satisfies ParseArgsOptionsConfig;
 
 /** Submit options that are not part of the job body: allowed beside --body. */
@@ -37,6 +40,8 @@ const submitHelp = [
   'Job options (all commands):',
   '  --priority low|normal|high      --hwaccel auto|none|nvenc',
   '  --webhook-url URL               --webhook-event EVENT (repeatable)',
+  '  --parallelism N|auto             split into chunks encoded at once (--chunk-seconds S)',
+  '  --no-verify                      publish outputs without checking them first',
   '',
   'Submitting:',
   '  --body FILE|-            send this JSON request body as it is (- reads stdin) instead of',
@@ -62,6 +67,17 @@ function options(v: Values): JsonObject {
   if (hook !== undefined) o['webhook_url'] = hook;
   const events = list(v, 'webhook-event');
   if (events.length) o['webhook_events'] = events;
+  const parallelism = str(v, 'parallelism');
+  if (parallelism !== undefined) o['parallelism'] = parallelism === 'auto' ? 'auto' : (num(v, 'parallelism', { integer: true }) as number);
+  setIf(o, 'chunk_seconds', num(v, 'chunk-seconds'));
+  if (flag(v, 'no-verify')) o['verify'] = false;
+  // The quality gate (convert).
+  const gate: JsonObject = {};
+  setIf(gate, 'vmaf_min', num(v, 'vmaf-min'));
+  setIf(gate, 'psnr_min', num(v, 'psnr-min'));
+  setIf(gate, 'ssim_min', num(v, 'ssim-min'));
+  setIf(gate, 'on_fail', str(v, 'on-fail'));
+  if (Object.keys(gate).length) o['quality_gate'] = gate;
   return o;
 }
 
@@ -88,6 +104,9 @@ export function convertBody(p: Parsed): JsonObject {
   setIf(video, 'fps', num(v, 'fps'));
   setIf(video, 'pixel_format', str(v, 'pixel-format'));
   setIf(video, 'profile', str(v, 'profile'));
+  setIf(video, 'target_vmaf', num(v, 'target-vmaf'));
+  setIf(video, 'max_bitrate', str(v, 'max-bitrate'));
+  setIf(video, 'vmaf_samples', num(v, 'vmaf-samples', { integer: true }));
   const audio: JsonObject = {};
   setIf(audio, 'codec', str(v, 'audio-codec'));
   setIf(audio, 'bitrate', str(v, 'audio-bitrate'));
@@ -139,7 +158,16 @@ export function streamBody(p: Parsed): JsonObject {
   const [input, output] = p.positionals as [string, string];
   const body: JsonObject = { input, output };
   setIf(body, 'type', str(v, 'type'));
-  const variants = list(v, 'variant').map((spec) => {
+  const raw = list(v, 'variant');
+  if (raw.includes('auto')) {
+    // A ladder built from the content.
+    if (raw.length > 1) throw new UsageError('--variant auto builds the whole ladder; give no other --variant');
+    body['variants'] = 'auto';
+    setIf(body, 'max_variants', num(v, 'max-variants', { integer: true }));
+    setIf(body, 'min_bitrate', str(v, 'min-bitrate'));
+    setIf(body, 'max_bitrate', str(v, 'max-bitrate'));
+  }
+  const variants = raw.filter((x) => x !== 'auto').map((spec) => {
     // RESOLUTION:BITRATE[:NAME], e.g. 720p:2.5M or 1280x720:2500k:hd
     const [resolution, bitrate, name, ...extra] = spec.split(':');
     if (!resolution || !bitrate || extra.length) throw new UsageError(`--variant: expected RESOLUTION:BITRATE[:NAME] (e.g. 720p:2.5M), got '${spec}'`);
@@ -356,6 +384,13 @@ const convert = submitCommand('convert', {
     duration: { type: 'string' },
     end: { type: 'string' },
     op: { type: 'string', multiple: true },
+    'target-vmaf': { type: 'string' },
+    'max-bitrate': { type: 'string' },
+    'vmaf-samples': { type: 'string' },
+    'vmaf-min': { type: 'string' },
+    'psnr-min': { type: 'string' },
+    'ssim-min': { type: 'string' },
+    'on-fail': { type: 'string' },
   },
   help: [
     'INPUT is a storage path (/storage/input/video.mov); OUTPUT a storage path',
@@ -364,6 +399,9 @@ const convert = submitCommand('convert', {
     'Video:  --codec h264|h265|vp9|av1|copy  --preset ultrafast..veryslow  --crf N',
     '        --video-bitrate 5M  --resolution 1280x720|720p|4k  --fps N',
     '        --pixel-format yuv420p  --profile high',
+    'Quality: --target-vmaf 93 (instead of --crf/--video-bitrate: the CRF is searched on samples)',
+    '        --max-bitrate 4M (a cap)  --vmaf-samples N',
+    '        --vmaf-min 90  --psnr-min 38  --ssim-min 0.95  --on-fail fail|reencode (a quality gate)',
     'Audio:  --audio-codec aac|mp3|opus|copy  --audio-bitrate 192k  --channels N',
     '        --sample-rate 48000  --normalize',
     'Output: --format mp4 (when the path has no extension)',
@@ -373,6 +411,7 @@ const convert = submitCommand('convert', {
     '',
     'Example:',
     '  kubeff convert /storage/input/a.mov /storage/output/a.mp4 --codec h264 --crf 23 --resolution 720p --wait',
+    '  kubeff convert /storage/input/a.mov /storage/output/a.mp4 --target-vmaf 93 --wait',
   ].join('\n'),
   build: convertBody,
 });
@@ -387,11 +426,16 @@ const stream = submitCommand('stream', {
     'segment-duration': { type: 'string' },
     'video-codec': { type: 'string' },
     'audio-bitrate': { type: 'string' },
+    'max-variants': { type: 'string' },
+    'min-bitrate': { type: 'string' },
+    'max-bitrate': { type: 'string' },
   },
   help: [
     '  --type hls|dash              default hls',
     '  --variant 720p:2.5M          one rendition (repeatable; default 1080p, 720p and 480p);',
     '                               a third part names it: 1280x720:2500k:hd',
+    '  --variant auto               a ladder built from the content (per title), with',
+    '                               --max-variants N (default 5) --min-bitrate 150k --max-bitrate 6M',
     '  --segment-duration SECONDS   default 6',
     '  --video-codec h264|h265      --audio-bitrate 128k',
     '',

@@ -15,7 +15,7 @@ import { candidateSizes, chooseRungs, sampleCrfs, type SamplePoint } from './lad
 import { parseMasterPlaylist, parseMediaPlaylist } from '../verify.ts';
 import { filter, num } from '../plan/graph.ts';
 import { commonArgs, fileInput, type FfmpegStep, type PlanContext } from '../plan/types.ts';
-import { chooseCrf, crfScale, nextCrf, samplePlan, vmafSummary, type Probe, type SearchCodec } from './search.ts';
+import { chooseCrf, crfScale, MaxMeasuredFrames, nextCrf, samplePlan, vmafSummary, type Probe, type SearchCodec } from './search.ts';
 
 /** What a quality step needs of the run it belongs to. */
 export interface QualityHost {
@@ -120,8 +120,6 @@ export interface Measured {
   every: number;
 }
 
-/** Frames measured at most before VMAF subsamples (it is about as slow as an encode). */
-export const MaxMeasuredFrames = 3000;
 
 /** The metrics of a finished (staged) output against the input through the job's chain. */
 export async function measureOutput(host: QualityHost, ctx: PlanContext, output: string, metrics: readonly QualityMetric[], weight: number): Promise<Measured> {

@@ -33,6 +33,9 @@ export interface Probe {
   bitrate?: number | undefined;
 }
 
+/** Frames of a finished output VMAF measures at most; past that it takes every n-th (it is about as slow as an encode). */
+export const MaxMeasuredFrames = 3000;
+
 /** Probes at most, and how close a probe must come to stop early. */
 export const MaxProbes = 5;
 export const CloseEnough = 0.4;
