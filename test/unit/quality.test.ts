@@ -18,11 +18,11 @@ function search(curve: (crf: number) => number, target: number, codec: 'h264' | 
 
 describe('samplePlan', () => {
   it.each([
-    { seconds: 10, wanted: 4, count: 4, each: 0.5, why: 'a short input: 2 s of samples in all' },
-    { seconds: 600, wanted: 4, count: 4, each: 7.5, why: '5 % of ten minutes' },
+    { seconds: 10, wanted: 4, count: 4, each: 0.25, why: 'a short input: 1 s of samples in all' },
+    { seconds: 600, wanted: 4, count: 4, each: 6, why: '4 % of ten minutes' },
     { seconds: 7200, wanted: 4, count: 4, each: 7.5, why: 'at most 30 s in all' },
-    { seconds: 1.5, wanted: 4, count: 3, each: 0.5, why: 'an input shorter than 2 s: all of it, no sample under half a second' },
-    { seconds: 60, wanted: 10, count: 6, each: 0.5, why: 'more samples than half-seconds asked: fewer samples' },
+    { seconds: 0.6, wanted: 4, count: 2, each: 0.3, why: 'an input shorter than 1 s: all of it, no sample under a quarter second' },
+    { seconds: 30, wanted: 10, count: 4, each: 0.3, why: 'more samples than quarter-seconds asked: fewer samples' },
   ])('$why', ({ seconds, wanted, count, each }) => {
     const p = samplePlan(seconds, wanted);
     expect(p.starts).toHaveLength(count);

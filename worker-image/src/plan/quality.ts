@@ -17,6 +17,30 @@ export interface VmafTool {
   style: VmafStyle;
 }
 
+/**
+ * Lossless samples, played one after another: an ffconcat list of their files. Every reader gives
+ * the frames evenly spaced timestamps (where two samples meet, their own would nearly collide and
+ * an encoder would drop a frame), so the n-th frame of every encode of them is the n-th of them.
+ */
+export interface Samples {
+  list: string;
+  fps: number;
+}
+
+function samplesInput(s: Samples): string[] {
+  return ['-f', 'concat', '-safe', '0', ...fileInput(s.list)];
+}
+
+function renumber(s: Samples): string {
+  return filter('setpts', [`N/(${num(s.fps)}*TB)`]);
+}
+
+/** A lossless codec for samples: x264 at QP 0 for 8-bit video (fast both ways), FFV1 for the rest. */
+export function losslessArgs(pixelFormat: string, encoders: ReadonlySet<string>): string[] {
+  if (/^yuv4[24][024]p$/.test(pixelFormat) && encoders.has('libx264')) return ['-c:v', 'libx264', '-preset', 'ultrafast', '-qp', '0'];
+  return ['-c:v', 'ffv1', '-level', '3', '-slices', '4', '-threads', '2'];
+}
+
 /** Per-frame logs of a measurement, in its working folder. */
 export const QualityFiles = { vmaf: 'vmaf.json', psnr: 'psnr.log', ssim: 'ssim.log' } as const;
 
@@ -48,34 +72,28 @@ export function planReferenceSample(ctx: PlanContext, start: number, seconds: nu
   const at = (trim?.start ?? 0) + start * speed;
   const args = [...commonArgs(ctx), ...fileInput(ctx.input, ['-ss', num(at), '-t', num(seconds * speed)])];
   if (ctx.watermark) args.push(...fileInput(ctx.watermark));
-  args.push('-filter_complex', video.graph.join(';'), '-map', '[vout]', '-c:v', 'ffv1', '-level', '3', '-slices', '4', '-threads', '2', '-pix_fmt', video.pixelFormat ?? 'yuv420p', '-an', '-map_metadata', '-1', '-f', 'nut', '-protocol_whitelist', 'file', `file:${outFile}`);
+  const pf = video.pixelFormat ?? 'yuv420p';
+  args.push('-filter_complex', video.graph.join(';'), '-map', '[vout]', ...losslessArgs(pf, ctx.encoders), '-pix_fmt', pf, '-an', '-map_metadata', '-1', '-f', 'nut', '-protocol_whitelist', 'file', `file:${outFile}`);
   return { stage: 'preparing quality samples', ffmpeg: ctx.ffmpeg, args, expectedSeconds: seconds, weight: 0 };
 }
 
-/** A sample encoded with the job's encoder settings at a given quality (CRF or bitrate). */
-export function planSampleEncode(ctx: PlanContext, reference: string, set: Pick<VideoSettings, 'crf' | 'bitrate'>, outFile: string, seconds: number, label: string): FfmpegStep {
-  const q = withQuality(ctx, set);
-  const out = q.spec.output as OutputSpec;
-  const v = out.video ?? {};
-  const codec = (v.codec ?? 'h264') as 'h264' | 'h265' | 'vp9' | 'av1';
-  const nvenc = ctx.acceleration.encode === 'nvenc';
-  // Matroska-like NUT: no MP4 codec tag (hvc1) on a sample.
-  const enc = videoEncoder(codec, v, { encoders: ctx.encoders, nvenc, container: 'mkv' });
-  const cap = v.maxBitrate !== undefined ? ['-maxrate', String(v.maxBitrate), '-bufsize', String(v.maxBitrate * 2)] : [];
-  const args = [...commonArgs(ctx), ...fileInput(reference), '-map', '0:v:0', ...enc.args, ...cap, '-pix_fmt', pixelFormat(v, nvenc), ...threadArgs(ctx), '-an', '-map_metadata', '-1', '-f', 'nut', '-protocol_whitelist', 'file', `file:${outFile}`];
-  return { stage: label, ffmpeg: ctx.ffmpeg, args, expectedSeconds: seconds, weight: 0 };
-}
-
 /**
- * VMAF of an encode against its reference, both files. `scale` upsizes the encode first (a lower
- * rung of a ladder, as a player shows it); runs in `cwd`, where the model file is.
+ * The samples encoded with the job's encoder settings at one or more qualities (CRF or bitrate),
+ * from one decode: encoders of short clips leave cores idle, so trials run side by side.
  */
-export function planVmafOf(tool: VmafTool, distorted: string, reference: string, log: string, opts: { cwd: string; seconds: number; scale?: { width: number; height: number } | undefined; subsample?: number; label: string; statsPeriod: boolean }): FfmpegStep {
-  const pre = opts.scale ? [filter('scale', { w: opts.scale.width, h: opts.scale.height, flags: 'bicubic' })] : [];
-  const norm = [filter('format', { pix_fmts: 'yuv420p' }), filter('setpts', ['PTS-STARTPTS'])];
-  const graph = [`[0:v:0]${[...pre, ...norm].join(',')}[d]`, `[1:v:0]${norm.join(',')}[r]`, `[d][r]${vmafFilter(tool.style, log, opts.subsample ?? 1)}`].join(';');
-  const args = [...commonArgs({ statsPeriod: opts.statsPeriod }), ...fileInput(distorted), ...fileInput(reference), '-filter_complex', graph, '-f', 'null', '-'];
-  return { stage: opts.label, ffmpeg: tool.ffmpeg, args, cwd: opts.cwd, expectedSeconds: opts.seconds, weight: 0 };
+export function planSampleEncode(ctx: PlanContext, reference: Samples, sets: readonly Pick<VideoSettings, 'crf' | 'bitrate'>[], outFiles: readonly string[], seconds: number, label: string): FfmpegStep {
+  const n = sets.length;
+  const args = [...commonArgs(ctx), ...samplesInput(reference), '-filter_complex', `[0:v:0]${renumber(reference)}${n > 1 ? `,split=${n}${sets.map((_, i) => `[t${i}]`).join('')}` : '[t0]'}`];
+  sets.forEach((set, i) => {
+    const v = (withQuality(ctx, set).spec.output as OutputSpec).video ?? {};
+    const codec = (v.codec ?? 'h264') as 'h264' | 'h265' | 'vp9' | 'av1';
+    const nvenc = ctx.acceleration.encode === 'nvenc';
+    // Matroska-like NUT: no MP4 codec tag (hvc1) on a sample.
+    const enc = videoEncoder(codec, v, { encoders: ctx.encoders, nvenc, container: 'mkv' });
+    const cap = v.maxBitrate !== undefined ? ['-maxrate', String(v.maxBitrate), '-bufsize', String(v.maxBitrate * 2)] : [];
+    args.push('-map', `[t${i}]`, ...enc.args, ...cap, '-pix_fmt', pixelFormat(v, nvenc), ...threadArgs(ctx), '-an', '-map_metadata', '-1', '-f', 'nut', '-protocol_whitelist', 'file', `file:${outFiles[i]}`);
+  });
+  return { stage: label, ffmpeg: ctx.ffmpeg, args, expectedSeconds: seconds, weight: 0 };
 }
 
 export type QualityMetric = 'vmaf' | 'psnr' | 'ssim';
@@ -110,16 +128,16 @@ export function planMeasureOutput(ctx: PlanContext, tool: VmafTool, output: stri
 
 /** A sample of a stream job's input, lossless at the source's size: the top of a per-title ladder. */
 export function planSourceSample(ctx: PlanContext, start: number, seconds: number, outFile: string): FfmpegStep {
-  const args = [...commonArgs(ctx), ...fileInput(ctx.input, ['-ss', num(start), '-t', num(seconds)]), '-map', '0:v:0', '-c:v', 'ffv1', '-level', '3', '-slices', '4', '-threads', '2', '-pix_fmt', 'yuv420p', '-an', '-map_metadata', '-1', '-f', 'nut', '-protocol_whitelist', 'file', `file:${outFile}`];
+  const args = [...commonArgs(ctx), ...fileInput(ctx.input, ['-ss', num(start), '-t', num(seconds)]), '-map', '0:v:0', ...losslessArgs('yuv420p', ctx.encoders), '-pix_fmt', 'yuv420p', '-an', '-map_metadata', '-1', '-f', 'nut', '-protocol_whitelist', 'file', `file:${outFile}`];
   return { stage: 'preparing ladder samples', ffmpeg: ctx.ffmpeg, args, expectedSeconds: seconds, weight: 0 };
 }
 
 /** The samples scaled to one size of a ladder and encoded at several CRFs, from one decode. */
-export function planLadderPoints(ctx: PlanContext, reference: string, size: { width: number; height: number }, crfs: readonly number[], outFiles: readonly string[], seconds: number): FfmpegStep {
+export function planLadderPoints(ctx: PlanContext, reference: Samples, size: { width: number; height: number }, crfs: readonly number[], outFiles: readonly string[], seconds: number): FfmpegStep {
   const s = ctx.spec.stream as StreamSpec;
   const n = crfs.length;
-  const graph = `[0:v:0]${filter('scale', { w: size.width, h: size.height })}${n > 1 ? `,split=${n}${crfs.map((_, i) => `[p${i}]`).join('')}` : '[p0]'}`;
-  const args = [...commonArgs(ctx), ...fileInput(reference), '-filter_complex', graph];
+  const graph = `[0:v:0]${renumber(reference)},${filter('scale', { w: size.width, h: size.height })}${n > 1 ? `,split=${n}${crfs.map((_, i) => `[p${i}]`).join('')}` : '[p0]'}`;
+  const args = [...commonArgs(ctx), ...samplesInput(reference), '-filter_complex', graph];
   crfs.forEach((crf, i) => {
     const enc = videoEncoder(s.videoCodec, { preset: 'veryfast', crf }, { encoders: ctx.encoders, nvenc: ctx.acceleration.encode === 'nvenc', container: 'mkv' });
     args.push('-map', `[p${i}]`, ...enc.args, '-pix_fmt', 'yuv420p', ...threadArgs(ctx), '-an', '-map_metadata', '-1', '-f', 'nut', '-protocol_whitelist', 'file', `file:${outFiles[i]}`);
@@ -127,17 +145,18 @@ export function planLadderPoints(ctx: PlanContext, reference: string, size: { wi
   return { stage: `sampling the ladder at ${size.width}x${size.height}`, ffmpeg: ctx.ffmpeg, args, expectedSeconds: seconds, weight: 0 };
 }
 
-/** VMAF of several encodes (of one size) against the top-size reference, each upscaled as a player would, in one run. */
-export function planVmafMany(tool: VmafTool, distorted: readonly string[], reference: string, logs: readonly string[], top: { width: number; height: number }, opts: { cwd: string; seconds: number; label: string; statsPeriod: boolean }): FfmpegStep {
+/** VMAF of several encodes of the samples against them in one run, each first upscaled to `top` as a player would (when smaller). */
+export function planVmafMany(tool: VmafTool, distorted: readonly string[], reference: Samples, logs: readonly string[], top: { width: number; height: number } | undefined, opts: { cwd: string; seconds: number; label: string; statsPeriod: boolean; subsample?: number }): FfmpegStep {
   const n = distorted.length;
-  const norm = [filter('format', { pix_fmts: 'yuv420p' }), filter('setpts', ['PTS-STARTPTS'])];
+  const norm = [filter('format', { pix_fmts: 'yuv420p' }), renumber(reference)];
   const args = [...commonArgs({ statsPeriod: opts.statsPeriod })];
   for (const d of distorted) args.push(...fileInput(d));
-  args.push(...fileInput(reference));
+  args.push(...samplesInput(reference));
   const graph = [`[${n}:v:0]${norm.join(',')}${n > 1 ? `,split=${n}${distorted.map((_, i) => `[r${i}]`).join('')}` : '[r0]'}`];
   distorted.forEach((_, i) => {
-    graph.push(`[${i}:v:0]${[filter('scale', { w: top.width, h: top.height, flags: 'bicubic' }), ...norm].join(',')}[d${i}]`);
-    graph.push(`[d${i}][r${i}]${vmafFilter(tool.style, logs[i] as string)}[m${i}]`);
+    const up = top ? [filter('scale', { w: top.width, h: top.height, flags: 'bicubic' })] : [];
+    graph.push(`[${i}:v:0]${[...up, ...norm].join(',')}[d${i}]`);
+    graph.push(`[d${i}][r${i}]${vmafFilter(tool.style, logs[i] as string, opts.subsample ?? 1)}[m${i}]`);
   });
   args.push('-filter_complex', graph.join(';'));
   distorted.forEach((_, i) => args.push('-map', `[m${i}]`, '-f', 'null', '-'));

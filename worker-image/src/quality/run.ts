@@ -10,11 +10,10 @@ import { JobFailure } from '../failure.ts';
 import { parseStatsFile, parseVmafLog, round } from '../metrics.ts';
 import { VmafModelFiles } from '../plan/analyze.ts';
 import { concatListOf } from '../plan/split.ts';
-import { planLadderPoints, planMeasureOutput, planReferenceSample, planSampleEncode, planSourceSample, planVmafMany, planVmafOf, QualityFiles, withQuality, type QualityMetric, type VmafTool } from '../plan/quality.ts';
+import { planLadderPoints, planMeasureOutput, planReferenceSample, planSampleEncode, planSourceSample, planVmafMany, QualityFiles, withQuality, type QualityMetric, type Samples, type VmafTool } from '../plan/quality.ts';
 import { candidateSizes, chooseRungs, sampleCrfs, type SamplePoint } from './ladder.ts';
 import { parseMasterPlaylist, parseMediaPlaylist } from '../verify.ts';
-import { filter, num } from '../plan/graph.ts';
-import { commonArgs, fileInput, type FfmpegStep, type PlanContext } from '../plan/types.ts';
+import type { FfmpegStep, PlanContext } from '../plan/types.ts';
 import { chooseCrf, crfScale, MaxMeasuredFrames, nextCrf, samplePlan, vmafSummary, type Probe, type SearchCodec } from './search.ts';
 
 /** What a quality step needs of the run it belongs to. */
@@ -51,36 +50,33 @@ async function vmafOfLog(path: string): Promise<{ frames: number[]; score: VmafS
  * is given there (a convert's chain; a ladder's source). Encoding and measuring one file per
  * trial costs one process each.
  */
-export async function referenceSamples(host: QualityHost, ctx: PlanContext, dir: string, outputSeconds: number, wanted: number): Promise<{ file: string; count: number; seconds: number }> {
+export async function referenceSamples(host: QualityHost, ctx: PlanContext, dir: string, outputSeconds: number, wanted: number): Promise<Samples & { count: number; seconds: number }> {
   const { starts, seconds } = samplePlan(outputSeconds, wanted);
   const parts = starts.map((_, i) => join(dir, `sample-${i}.nut`));
   const sample = ctx.spec.type === 'stream' ? planSourceSample : planReferenceSample;
   await host.runSteps(starts.map((s, i) => sample(ctx, s, seconds, parts[i] as string)));
   const list = join(dir, 'samples.ffconcat');
   await writeFile(list, concatListOf(parts.map((p) => p.slice(dir.length + 1))));
-  const file = join(dir, 'reference.nut');
-  // Evenly spaced timestamps: where two samples meet, their own would nearly collide, and an
-  // encoder would drop one of the two frames (and every score after it would compare the wrong frames).
-  const fps = ctx.inputInfo.video?.fps || 25;
-  await host.runSteps([{
-    stage: 'preparing quality samples', ffmpeg: ctx.ffmpeg,
-    args: [...commonArgs(ctx), '-f', 'concat', '-safe', '0', ...fileInput(list), '-map', '0:v:0', '-vf', filter('setpts', [`N/(${num(fps)}*TB)`]), '-c:v', 'ffv1', '-level', '3', '-slices', '4', '-threads', '2', '-f', 'nut', '-protocol_whitelist', 'file', `file:${file}`],
-    expectedSeconds: seconds * starts.length, weight: 0,
-  }]);
-  return { file, count: starts.length, seconds };
+  return { list, fps: ctx.inputInfo.video?.fps || 25, count: starts.length, seconds };
 }
 
-/** One trial of the search: the samples at a CRF, their bitrate and VMAF. */
-async function probe(host: QualityHost, ctx: PlanContext, tool: VmafTool, dir: string, ref: { file: string; count: number; seconds: number }, crf: number, n: number): Promise<Probe> {
-  const enc = join(dir, `probe-${n}.nut`);
+/** Trials of the search: the samples at each CRF (side by side when several), their bitrate and VMAF. */
+async function trials(host: QualityHost, ctx: PlanContext, tool: VmafTool, dir: string, ref: Samples & { count: number; seconds: number }, crfs: readonly number[], first: number): Promise<Probe[]> {
+  const files = crfs.map((_, i) => join(dir, `probe-${first + i}.nut`));
+  const logs = crfs.map((_, i) => `probe-${first + i}.json`);
   const total = ref.count * ref.seconds;
-  await host.runSteps([planSampleEncode(ctx, ref.file, { crf }, enc, total, `searching quality: CRF ${crf}`)]);
-  const log = `probe-${n}.json`;
-  await host.runSteps([planVmafOf(tool, enc, ref.file, log, { cwd: dir, seconds: total, label: `searching quality: VMAF of CRF ${crf}`, statsPeriod: ctx.statsPeriod })]);
-  const { score } = await vmafOfLog(join(dir, log));
-  const bitrate = Math.round(((await stat(enc)).size * 8) / total);
-  host.log(`target VMAF search: CRF ${crf} gives VMAF ${score.mean.toFixed(2)} at ${Math.round(bitrate / 1000)} kb/s on the samples`);
-  return { crf, vmaf: score.mean, bitrate };
+  const shown = crfs.map((c) => `CRF ${c}`).join(' and ');
+  await host.runSteps([planSampleEncode(ctx, ref, crfs.map((crf) => ({ crf })), files, total, `searching quality: ${shown}`)]);
+  // Every other frame: the samples' mean barely moves, the cost halves.
+  await host.runSteps([planVmafMany(tool, files, ref, logs, undefined, { cwd: dir, seconds: total, subsample: 2, label: `searching quality: VMAF of ${shown}`, statsPeriod: ctx.statsPeriod })]);
+  const out: Probe[] = [];
+  for (let i = 0; i < crfs.length; i++) {
+    const { score } = await vmafOfLog(join(dir, logs[i] as string));
+    const bitrate = Math.round(((await stat(files[i] as string)).size * 8) / total);
+    host.log(`target VMAF search: CRF ${crfs[i]} gives VMAF ${score.mean.toFixed(2)} at ${Math.round(bitrate / 1000)} kb/s on the samples`);
+    out.push({ crf: crfs[i] as number, vmaf: score.mean, bitrate });
+  }
+  return out;
 }
 
 /**
@@ -101,7 +97,7 @@ export async function searchCrf(host: QualityHost, ctx: PlanContext, outputSecon
   const probes: Probe[] = [];
   for (let crf = nextCrf(probes, target, scale); crf !== undefined; crf = nextCrf(probes, target, scale)) {
     host.checkAborted();
-    probes.push(await probe(host, ctx, tool, dir, ref, crf, probes.length));
+    probes.push(...(await trials(host, ctx, tool, dir, ref, [crf], probes.length)));
   }
   const chosen = chooseCrf(probes, target, scale);
   host.log(`target VMAF ${target}: CRF ${chosen.crf} (predicted VMAF ${chosen.predictedVmaf.toFixed(2)}) after ${probes.length} trial encodes of ${ref.count} × ${ref.seconds} s`);
@@ -233,9 +229,9 @@ export async function perTitleLadder(host: QualityHost, ctx: PlanContext, pt: Pe
     host.checkAborted();
     const crfs = sampleCrfs(s.videoCodec, size.height === top.height);
     const files = crfs.map((c) => join(dir, `p-${size.height}-${c}.nut`));
-    await host.runSteps([planLadderPoints(ctx, ref.file, size, crfs, files, total)]);
+    await host.runSteps([planLadderPoints(ctx, ref, size, crfs, files, total)]);
     const logs = crfs.map((c) => `p-${size.height}-${c}.json`);
-    await host.runSteps([planVmafMany(tool, files, ref.file, logs, top, { cwd: dir, seconds: total, label: `measuring the ladder at ${size.width}x${size.height}`, statsPeriod: ctx.statsPeriod })]);
+    await host.runSteps([planVmafMany(tool, files, ref, logs, top, { cwd: dir, seconds: total, label: `measuring the ladder at ${size.width}x${size.height}`, statsPeriod: ctx.statsPeriod })]);
     for (let i = 0; i < crfs.length; i++) {
       const { score } = await vmafOfLog(join(dir, logs[i] as string));
       const bitrate = Math.round(((await stat(files[i] as string)).size * 8) / total);

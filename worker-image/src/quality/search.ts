@@ -34,17 +34,19 @@ export interface Probe {
 }
 
 /** Frames of a finished output VMAF measures at most; past that it takes every n-th (it is about as slow as an encode). */
-export const MaxMeasuredFrames = 3000;
+export const MaxMeasuredFrames = 500;
 
 /** Probes at most, and how close a probe must come to stop early. */
-export const MaxProbes = 5;
+export const MaxProbes = 4;
 export const CloseEnough = 0.4;
+/** A bracket this narrow (in CRF steps, per VMAF point of slope) is interpolated without another probe. */
+export const NarrowBracket = 4;
 
 /** Pure: where the samples start (seconds of the output), spread evenly, and how long each is. */
 export function samplePlan(outputSeconds: number, wanted: number): { starts: number[]; seconds: number } {
-  // About 5 % of the output in all (at least 2 s, at most 30 s), no sample under half a second.
-  const total = Math.min(outputSeconds, Math.max(2, Math.min(30, outputSeconds * 0.05)));
-  const count = Math.max(1, Math.min(wanted, Math.floor(total / 0.5)));
+  // About 4 % of the output in all (at least 1 s, at most 30 s), no sample under a quarter second.
+  const total = Math.min(outputSeconds, Math.max(1, Math.min(30, outputSeconds * 0.04)));
+  const count = Math.max(1, Math.min(wanted, Math.floor(total / 0.25)));
   const seconds = Math.round((total / count) * 1000) / 1000;
   const starts = Array.from({ length: count }, (_, i) => {
     const centre = ((i + 0.5) * outputSeconds) / count;
@@ -83,7 +85,8 @@ export function nextCrf(probes: readonly Probe[], target: number, s: CrfScale): 
   const tried = new Set(probes.map((p) => p.crf));
   if (b) {
     const step = s.fractional ? 0.5 : 1;
-    if (b.below.crf - b.above.crf <= step) return undefined;
+    // VMAF is close to a straight line over a few CRF steps: a narrow bracket is interpolated.
+    if (b.below.crf - b.above.crf <= Math.max(step, NarrowBracket * (1.3 / Math.max(0.3, s.slope)) * (s.fractional ? 1 : 1.25))) return undefined;
     const c = roundCrf(interpolate(b.above, b.below, target), s);
     // Keep strictly inside the bracket, or the search would not narrow it.
     const inside = Math.min(b.below.crf - step / 2, Math.max(b.above.crf + step / 2, c));
@@ -101,8 +104,9 @@ export function nextCrf(probes: readonly Probe[], target: number, s: CrfScale): 
   if ((allAbove && from.crf >= s.max) || (!allAbove && from.crf <= s.min)) return undefined;
   // Two points and no measurable slope: the quality does not follow the CRF here; go to the end.
   if (probes.length >= 2 && slope < 0.2) return roundCrf(allAbove ? s.max : s.min, s);
+  // Step a little past where the slope puts the target, so the next probe brackets it.
   const delta = (from.vmaf - target) / Math.max(0.2, slope);
-  const next = roundCrf(from.crf + delta * 1.15 + (allAbove ? 1 : -1), s);
+  const next = roundCrf(from.crf + delta * 1.2 + (allAbove ? 1.5 : -1.5), s);
   return tried.has(next) ? undefined : next;
 }
 
@@ -133,8 +137,10 @@ export function chooseCrf(probes: readonly Probe[], target: number, s: CrfScale)
 /** Pure: a score summary of per-frame VMAF values: mean, 5th percentile, minimum. */
 export function vmafSummary(frames: readonly number[], mean?: number): { mean: number; p5: number; min: number } {
   const sorted = [...frames].sort((a, b) => a - b);
-  const avg = mean ?? sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length);
+  // From the frames themselves when there are any, so mean, 5th percentile and minimum agree.
+  const avg = sorted.length ? sorted.reduce((a, b) => a + b, 0) / sorted.length : (mean ?? 0);
   const p5 = sorted.length ? (sorted[Math.min(sorted.length - 1, Math.floor(0.05 * (sorted.length - 1)))] as number) : avg;
   const r = (n: number) => Math.round(n * 1000) / 1000;
-  return { mean: r(avg), p5: r(p5), min: r(sorted[0] ?? avg) };
+  // Equal frames (a still) can round their 5th percentile a hair above their mean.
+  return { mean: r(avg), p5: Math.min(r(p5), r(avg)), min: Math.min(r(sorted[0] ?? avg), r(p5), r(avg)) };
 }
