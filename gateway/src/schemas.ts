@@ -25,7 +25,7 @@ const requestFields = {
   input: Type.Optional(Type.Unknown({ description: 'A /storage/ path, or {"path": ...}' })),
   output: Type.Optional(Type.Unknown({ description: 'A format ("mp4"), a path, or {path, format, video, audio}' })),
   operations: Type.Optional(Type.Array(Type.Unknown(), { description: 'Operations, fields flat or under "params"' })),
-  options: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'priority, hardware_acceleration, webhook_url, webhook_events' })),
+  options: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'priority, hardware_acceleration, webhook_url, webhook_events, timeout_seconds, presign_outputs, parallelism, chunk_seconds, verify, quality_gate {vmaf_min, psnr_min, ssim_min, on_fail}' })),
 };
 
 /** The reference's own examples, shown in /docs for each kind of request. */
@@ -38,15 +38,24 @@ const examples = {
       operations: [{ type: 'trim', start: 10, duration: 60 }, { type: 'watermark', image: '/storage/assets/logo.png', position: 'bottom-right', opacity: 0.8 }],
       options: { priority: 'high', hardware_acceleration: 'auto' },
     },
+    // Beyond the reference: encoded to a quality, and gated on it.
+    { input: '/storage/input/video.mov', output: { path: '/storage/output/film.mp4', video: { codec: 'h264', target_vmaf: 93, max_bitrate: '8M' } }, options: { quality_gate: { vmaf_min: 90, on_fail: 'reencode' } } },
   ],
-  stream: [{ input: '/storage/input/video.mp4', output: '/storage/output/stream', type: 'hls', variants: [{ resolution: '1080p', bitrate: '5M' }, { resolution: '720p', bitrate: '2.5M' }, { resolution: '480p', bitrate: '1M' }], segment_duration: 6 }],
+  stream: [
+    { input: '/storage/input/video.mp4', output: '/storage/output/stream', type: 'hls', variants: [{ resolution: '1080p', bitrate: '5M' }, { resolution: '720p', bitrate: '2.5M' }, { resolution: '480p', bitrate: '1M' }], segment_duration: 6 },
+    { input: '/storage/input/video.mp4', output: '/storage/output/per-title', type: 'hls', variants: 'auto', max_variants: 5, max_bitrate: '6M' },
+  ],
   analyze: [{ input: '/storage/input/video.mp4', reference: '/storage/reference/original.mp4', metrics: ['vmaf', 'psnr', 'ssim'] }],
   estimate: [{ input: '/storage/input/video.mp4', output: 'mp4', operations: [{ type: 'resize', resolution: '4k' }] }],
 };
 
 export function jobRequestBody(kind: keyof typeof examples) {
   const extra: Record<string, TSchema> = kind === 'stream'
-    ? { type: Type.Optional(Type.Unknown({ description: 'hls or dash' })), variants: Type.Optional(Type.Array(Type.Unknown(), { description: '{resolution, bitrate, name}' })), segment_duration: Type.Optional(Type.Unknown()) }
+    ? {
+      type: Type.Optional(Type.Unknown({ description: 'hls or dash' })),
+      variants: Type.Optional(Type.Unknown({ description: 'A list of {resolution, bitrate, name}, or "auto": a ladder built from the content (max_variants, min_bitrate, max_bitrate)' })),
+      segment_duration: Type.Optional(Type.Unknown()),
+    }
     : kind === 'analyze'
       ? { reference: Type.Optional(Type.Unknown({ description: 'A /storage/ path' })), metrics: Type.Optional(Type.Array(Type.Unknown(), { description: 'vmaf, psnr, ssim' })) }
       : {};

@@ -39,8 +39,8 @@ export const MaxMeasuredFrames = 500;
 /** Probes at most, and how close a probe must come to stop early. */
 export const MaxProbes = 4;
 export const CloseEnough = 0.4;
-/** A bracket this narrow (in CRF steps, per VMAF point of slope) is interpolated without another probe. */
-export const NarrowBracket = 4;
+/** A bracket that spans about this many VMAF points (at the scale's typical slope) is interpolated without another probe. */
+export const NarrowBracketVmaf = 5.2;
 
 /** Pure: where the samples start (seconds of the output), spread evenly, and how long each is. */
 export function samplePlan(outputSeconds: number, wanted: number): { starts: number[]; seconds: number } {
@@ -86,7 +86,7 @@ export function nextCrf(probes: readonly Probe[], target: number, s: CrfScale): 
   if (b) {
     const step = s.fractional ? 0.5 : 1;
     // VMAF is close to a straight line over a few CRF steps: a narrow bracket is interpolated.
-    if (b.below.crf - b.above.crf <= Math.max(step, NarrowBracket * (1.3 / Math.max(0.3, s.slope)) * (s.fractional ? 1 : 1.25))) return undefined;
+    if (b.below.crf - b.above.crf <= Math.max(step, NarrowBracketVmaf / s.slope)) return undefined;
     const c = roundCrf(interpolate(b.above, b.below, target), s);
     // Keep strictly inside the bracket, or the search would not narrow it.
     const inside = Math.min(b.below.crf - step / 2, Math.max(b.above.crf + step / 2, c));
