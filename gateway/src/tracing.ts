@@ -1,127 +1,27 @@
-// OpenTelemetry tracing, off unless an OTLP endpoint is configured. Off means free: no
-// OpenTelemetry module is even loaded (the API, SDK and exporter are imported on start; the
-// SDK alone takes ~300 ms to load), and no hook is added to the app. On, every request becomes
-// a server span (continuing an incoming W3C `traceparent`), exported in batches over OTLP/HTTP
-// (JSON), and `jobTraceContext()` gives the traceparent to store with a job and hand to its
-// worker as TRACEPARENT, so the worker's spans join the request's trace.
-import type * as OtelApi from '@opentelemetry/api';
-import type { Context, Span, Tracer } from '@opentelemetry/api';
+// The gateway's tracing, on when the process-wide setup (operator/src/tracing.ts) is configured:
+// every request becomes a server span (continuing an incoming W3C `traceparent`), and
+// `jobTraceContext()` gives the traceparent to store with a job and hand to its worker as
+// TRACEPARENT, so the worker's spans join the request's trace. Off, no hook is added.
+import type { Context, Span } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Deps } from './deps.ts';
 import type { JobTracer } from '../../operator/src/local/runtime.ts';
-import { kubeffVersion } from './version.ts';
+import { activeTracingApi, startTracing, stopTracing } from '../../operator/src/tracing.ts';
 
-// Stable OpenTelemetry semantic-convention names (HTTP, URL, client, service), spelled out
-// rather than imported from @opentelemetry/semantic-conventions: stable names do not change,
-// and the off path should load nothing.
+export { startTracing, stopTracing, tracingConfig } from '../../operator/src/tracing.ts';
+
+// Stable OpenTelemetry semantic-convention names (HTTP, URL, client), spelled out rather than
+// imported from @opentelemetry/semantic-conventions: stable names do not change, and the off
+// path should load nothing.
 const ATTR_CLIENT_ADDRESS = 'client.address';
 const ATTR_ERROR_TYPE = 'error.type';
 const ATTR_HTTP_REQUEST_METHOD = 'http.request.method';
 const ATTR_HTTP_RESPONSE_STATUS_CODE = 'http.response.status_code';
 const ATTR_HTTP_ROUTE = 'http.route';
 const ATTR_NETWORK_PROTOCOL_VERSION = 'network.protocol.version';
-const ATTR_SERVICE_NAME = 'service.name';
-const ATTR_SERVICE_VERSION = 'service.version';
 const ATTR_URL_PATH = 'url.path';
 const ATTR_URL_SCHEME = 'url.scheme';
 const ATTR_USER_AGENT_ORIGINAL = 'user_agent.original';
-
-export interface TracingConfig {
-  /** Full URL the spans are POSTed to (…/v1/traces). */
-  tracesUrl: string;
-  serviceName: string;
-}
-
-/**
- * Tracing settings from the standard OpenTelemetry variables, or undefined when tracing is off:
- * no endpoint set, OTEL_SDK_DISABLED=true, or OTEL_TRACES_EXPORTER=none.
- */
-export function tracingConfig(env: NodeJS.ProcessEnv = process.env): TracingConfig | undefined {
-  if (/^true$/i.test(env['OTEL_SDK_DISABLED'] ?? '')) return undefined;
-  if ((env['OTEL_TRACES_EXPORTER'] ?? '').split(',').map((s) => s.trim()).includes('none')) return undefined;
-  const signal = env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT']?.trim();
-  const base = env['OTEL_EXPORTER_OTLP_ENDPOINT']?.trim();
-  // As the OTLP spec says: the per-signal URL is used as is, the base one gets /v1/traces.
-  const tracesUrl = signal || (base ? `${base.replace(/\/+$/, '')}/v1/traces` : undefined);
-  if (!tracesUrl) return undefined;
-  return { tracesUrl, serviceName: env['OTEL_SERVICE_NAME']?.trim() || 'kubeff-gateway' };
-}
-
-export interface Tracing {
-  config: TracingConfig;
-  tracer: Tracer;
-  /** The OpenTelemetry API module, loaded with the SDK. */
-  api: typeof OtelApi;
-  /** Exports the spans still buffered. */
-  forceFlush(): Promise<void>;
-}
-
-interface Started extends Tracing {
-  shutdown(): Promise<void>;
-}
-
-// One provider per process: the OpenTelemetry API's globals (tracer provider, propagator,
-// context manager) can be set only once, so every app in the process shares it.
-let started: Promise<Started | undefined> | undefined;
-// Set once tracing runs, so jobTraceContext() can stay synchronous and load nothing when off.
-let runningApi: typeof OtelApi | undefined;
-
-
-/**
- * Starts tracing when configured (see tracingConfig) and returns it; undefined when not.
- * Idempotent: a second call returns the provider already running. Call it early in the
- * process (before the app is built) if other code should be traced from the start.
- */
-export function startTracing(env: NodeJS.ProcessEnv = process.env): Promise<Tracing | undefined> {
-  if (started) return started;
-  const config = tracingConfig(env);
-  // Not cached when off, so a later call with tracing configured can still start it.
-  if (!config) return Promise.resolve(undefined);
-  started = (async () => {
-    const [api, { NodeTracerProvider, BatchSpanProcessor }, { OTLPTraceExporter }, { resourceFromAttributes, detectResources, envDetector }] = await Promise.all([
-      import('@opentelemetry/api'),
-      import('@opentelemetry/sdk-trace-node'),
-      import('@opentelemetry/exporter-trace-otlp-http'),
-      import('@opentelemetry/resources'),
-    ]);
-    const version = kubeffVersion;
-    // OTEL_RESOURCE_ATTRIBUTES (envDetector) wins over our defaults.
-    const resource = resourceFromAttributes({ [ATTR_SERVICE_NAME]: config.serviceName, [ATTR_SERVICE_VERSION]: version }).merge(detectResources({ detectors: [envDetector] }));
-    // Headers, timeout and compression still come from OTEL_EXPORTER_OTLP_* as usual.
-    const exporter = new OTLPTraceExporter({ url: config.tracesUrl });
-    // Batching (delay and sizes from OTEL_BSP_*) keeps export off the request path.
-    const provider = new NodeTracerProvider({ resource, spanProcessors: [new BatchSpanProcessor(exporter)] });
-    // The default propagator is W3C trace-context (plus W3C baggage); the default context
-    // manager is AsyncLocalStorage, which context.with() in the hooks below relies on.
-    provider.register();
-    const tracer = provider.getTracer('kubeff-gateway', version);
-    runningApi = api;
-    return {
-      config,
-      tracer,
-      api,
-      forceFlush: () => provider.forceFlush(),
-      shutdown: () => provider.shutdown(),
-    };
-  })();
-  return started;
-}
-
-/** Flushes and stops tracing and clears the globals, so it can be started again (tests). */
-export async function stopTracing(): Promise<void> {
-  const s = started;
-  started = undefined;
-  const t = await s;
-  if (!t) return;
-  runningApi = undefined;
-  try {
-    await t.shutdown();
-  } finally {
-    t.api.trace.disable();
-    t.api.propagation.disable();
-    t.api.context.disable();
-  }
-}
 
 interface RequestSpan {
   span: Span;
@@ -139,7 +39,7 @@ const requestSpans = new WeakMap<FastifyRequest, RequestSpan>();
  * store with a job and pass to its worker as TRACEPARENT. Undefined when tracing is off.
  */
 export function jobTraceContext(req?: FastifyRequest): string | undefined {
-  const api = runningApi;
+  const api = activeTracingApi();
   if (!api) return undefined;
   const ctx = (req ? requestSpans.get(req)?.ctx : undefined) ?? api.context.active();
   const carrier: Record<string, string> = {};

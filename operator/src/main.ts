@@ -7,7 +7,7 @@ import pino from 'pino';
 import { MediaJobController } from './kube/controller.ts';
 import { OperatorMetrics } from './kube/metrics.ts';
 // One OpenTelemetry setup for the project's processes; it loads nothing when tracing is off.
-import { startTracing, stopTracing } from '../../gateway/src/tracing.ts';
+import { startTracing, stopTracing } from './tracing.ts';
 import { LeaderElector } from './kube/leader.ts';
 import type { JobBuilderSettings } from './job-builder.ts';
 

@@ -33,7 +33,7 @@ import { measurementFrom, parseLoudnorm, planLoudnessMeasure } from './plan/loud
 import { dashManifest, hlsMaster, planStream, type Rendition } from './plan/stream.ts';
 import { gridLayout, planGrid, planThumbnail, spriteVtt } from './plan/thumbnails.ts';
 import { trimOf } from './plan/operations.ts';
-import type { JobEnvironment } from './job.ts';
+import type { JobEnvironment } from './job-environment.ts';
 import type { FfmpegStep, InputRef, PlanContext } from './plan/types.ts';
 import { probe, type MediaInfo } from './probe.ts';
 import { redactor } from './redact.ts';

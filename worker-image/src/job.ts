@@ -2,31 +2,16 @@
 // result with an exit code that tells the runtime whether a retry can help.
 import Value from 'typebox/value';
 import { MediaJobSpec, validateSpec, type WorkerResult } from '@kubeff/crds';
-import type { EventSink } from './events.ts';
 import { ExitCode, type ExitCodeValue } from './exit-codes.ts';
 import { JobFailure } from './failure.ts';
 import { JobRun } from './job-run.ts';
 import { round } from './metrics.ts';
 import { discard } from './outputs.ts';
-import { SplitRun, type SplitStage } from './split-run.ts';
-import type { Storage } from './storage.ts';
-import type { Tools } from './tools.ts';
+import { SplitRun } from './split-run.ts';
+import type { JobEnvironment } from './job-environment.ts';
 
 export { defaultVmafModelDir } from './job-run.ts';
-
-export interface JobEnvironment {
-  jobId: string;
-  storage: Storage;
-  tools: Tools;
-  sink: EventSink;
-  signal?: AbortSignal;
-  /** Where the VMAF model files are; defaults to the ones shipped beside the worker. */
-  vmafModelDir?: string;
-  /** A stage of a split job (plan, one chunk, merge, cleanup); absent: the whole job in one run. */
-  split?: SplitStage | undefined;
-  /** `-threads` for encoders (KUBEFF_ENCODER_THREADS). */
-  encoderThreads?: number | undefined;
-}
+export type { JobEnvironment, SplitStage } from './job-environment.ts';
 
 export interface JobOutcome {
   result: WorkerResult;

@@ -24,7 +24,7 @@ import { storageFromEnv, type Storage } from './storage.ts';
 import { toolsFromEnv } from './tools.ts';
 import { resultText } from './result-text.ts';
 import { NatsSink, TeeSink } from './nats-sink.ts';
-import { SplitStages, type SplitStage } from './split-run.ts';
+import { SplitStages, type SplitStage } from './job-environment.ts';
 
 async function main(): Promise<number> {
   const { values } = parseArgs({

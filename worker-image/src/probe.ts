@@ -1,7 +1,7 @@
 // ffprobe of an input: duration for progress, streams for validation and planning.
 import { execFile } from './exec.ts';
 import { JobFailure } from './failure.ts';
-import type { MediaInput } from './plan/types.ts';
+import type { MediaInput } from './plan/input.ts';
 import { redactSecrets } from './redact.ts';
 
 export interface VideoStreamInfo {

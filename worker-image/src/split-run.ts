@@ -13,7 +13,7 @@ import { capabilities } from './capabilities.ts';
 import { ExitCode } from './exit-codes.ts';
 import { JobFailure } from './failure.ts';
 import { JobRun, type Executed } from './job-run.ts';
-import type { JobEnvironment } from './job.ts';
+import type { JobEnvironment, SplitStage } from './job-environment.ts';
 import { round } from './metrics.ts';
 import { describeMedia } from './outputs.ts';
 import { convertExpectation } from './plan/convert.ts';
@@ -24,15 +24,6 @@ import { streamRenditions } from './plan/stream.ts';
 import type { InputRef, PlanContext } from './plan/types.ts';
 import { frameIndex, probe, type MediaInfo } from './probe.ts';
 import type { Storage } from './storage.ts';
-
-export type SplitStage =
-  | { stage: 'plan'; capacity: number }
-  | { stage: 'chunk'; index: number }
-  | { stage: 'audio' }
-  | { stage: 'merge' }
-  | { stage: 'cleanup' };
-
-export const SplitStages = ['plan', 'chunk', 'audio', 'merge', 'cleanup'] as const;
 
 /** What the plan stage leaves for the others. */
 export interface SplitPlanFile {

@@ -1,6 +1,7 @@
 // What the planners produce: FFmpeg argv arrays (never a shell line) with what progress counts to.
 import type { Acceleration, MediaJobSpec } from '@kubeff/crds';
 import type { MediaInfo } from '../probe.ts';
+import type { InputRef } from './input.ts';
 
 export interface FfmpegStep {
   /** Shown as the job's stage while this step runs. */
@@ -25,32 +26,8 @@ export interface LoudnessMeasurement {
   target_offset: number;
 }
 
-/**
- * An input as FFmpeg opens it: a file, or (S3 objects) a presigned http(s) URL to the configured
- * endpoint. A plain string is a host path already checked inside storage.
- */
-export interface MediaInput {
-  /** The argument of -i: `file:/host/path` or a URL. */
-  url: string;
-  /** The -protocol_whitelist: `file`, or exactly the protocols the URL needs. */
-  protocols: string;
-  /** A -format_whitelist for network inputs: media containers only, no playlists that open more URLs. */
-  formats?: string | undefined;
-  /** Input options for a network input (reconnection). */
-  options?: readonly string[] | undefined;
-}
-export type InputRef = string | MediaInput;
-
-/**
- * Demuxers a network input may use. Playlist and reference formats (hls, dash, concat, imf, ...)
- * are left out: they open further URLs, which the protocol whitelist of a network input would let
- * reach any host. Any name of a demuxer matches (FFmpeg compares each comma-separated name).
- */
-export const NetworkInputFormats = [
-  'mov', 'mp4', 'matroska', 'webm', 'avi', 'flv', 'mpegts', 'mpeg', 'mpegvideo', 'mxf', 'asf', 'ogg', 'mp3', 'aac', 'wav', 'w64',
-  'flac', 'aiff', 'caf', 'ac3', 'eac3', 'dts', 'truehd', 'amr', 'ivf', 'h264', 'hevc', 'm4v', 'dv', 'gif', 'nut', 'wv', 'ape',
-  'png_pipe', 'jpeg_pipe', 'webp_pipe', 'bmp_pipe', 'tiff_pipe', 'yuv4mpegpipe',
-].join(',');
+export { NetworkInputFormats } from './input.ts';
+export type { InputRef, MediaInput } from './input.ts';
 
 export interface PlanContext {
   spec: MediaJobSpec;
