@@ -1,7 +1,7 @@
 // The Fastify app, separate from the server so tests can build it with their own parts.
 // Order of concerns per request: request id -> auth -> rate limit -> idempotency -> route.
 import { createHash } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
 import { presentedKey } from './auth.ts';
@@ -38,6 +38,8 @@ export async function buildApp(deps: Deps, opts: AppOptions = {}): Promise<Fasti
     // Request ids are ours (never taken from a client header), short and sortable.
     genReqId: () => `req_${Date.now().toString(36)}${(counter++).toString(36).padStart(4, '0')}`,
     bodyLimit: 1024 * 1024,
+    // One access line per request (below) instead of Fastify's two: half the log volume.
+    logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as FastifyInstance;
 
@@ -67,6 +69,10 @@ export async function buildApp(deps: Deps, opts: AppOptions = {}): Promise<Fasti
     if (!rate.allowed) {
       throw new ApiError(429, 'rate_limit_error', 'QUOTA_EXCEEDED', `rate limit exceeded: at most ${rate.limit} requests per ${rate.limit === deps.config.limits.perHour ? 'hour' : 'second'} for this key`, { field: 'X-API-Key', allowed: [rate.limit] }, { 'retry-after': String(rate.retryAfterSeconds) });
     }
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    req.log.info({ method: req.method, url: req.url, route: req.routeOptions.url ?? 'unmatched', status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100, key: req.principal?.keyId }, 'request');
   });
 
   // Idempotency-Key on POST: same key + same body replays the first response; other body -> 422;

@@ -4,7 +4,8 @@
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { processLogger } from '../../operator/src/logger.ts';
 import { LocalBus } from '../../operator/src/bus.ts';
 import { Store } from '../../operator/src/local/store.ts';
 import { ensureJobStream } from '../../operator/src/nats/stream.ts';
@@ -70,7 +71,7 @@ async function sharedWebhookSecret(core: CoreV1Api, namespace: string, env: Node
 
 export async function startCluster(config: Config, opts: ClusterOptions = {}): Promise<Cluster> {
   if (!config.natsUrl) throw new Error('cluster mode needs NATS_URL');
-  const log = opts.logger ?? pino({ level: config.logLevel });
+  const log = opts.logger ?? processLogger(config.logLevel);
   const kc = opts.kubeconfig ?? (() => {
     const k = new KubeConfig();
     k.loadFromDefault();
@@ -78,7 +79,7 @@ export async function startCluster(config: Config, opts: ClusterOptions = {}): P
   })();
   const ns = config.namespace;
   const core = kc.makeApiClient(CoreV1Api);
-  const store = new Store(config.dataDir);
+  const store = new Store(config.dataDir, { synchronous: config.sqliteSynchronous });
   const bus = new LocalBus();
   let nc: NatsConnection | undefined;
   const closers: (() => Promise<void>)[] = [];

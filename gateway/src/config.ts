@@ -14,6 +14,8 @@ export interface Config {
   host: string;
   storageRoot: string;
   dataDir: string;
+  /** How the embedded database syncs commits: normal survives a killed process, full also a power loss. */
+  sqliteSynchronous: 'normal' | 'full';
   /** Raw keys accepted as given (hashed before storing). */
   apiKeys: string[];
   adminKeys: string[];
@@ -61,6 +63,12 @@ function mode(v: string | undefined): Config['mode'] {
   throw new Error(`KUBEFF_MODE must be standalone or cluster, got '${v}'`);
 }
 
+function synchronous(v: string | undefined): Config['sqliteSynchronous'] {
+  if (v === undefined || v === '' || v.toLowerCase() === 'normal') return 'normal';
+  if (v.toLowerCase() === 'full') return 'full';
+  throw new Error(`KUBEFF_SQLITE_SYNCHRONOUS must be normal or full, got '${v}'`);
+}
+
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
   const m = mode(env['KUBEFF_MODE']);
   if (m === 'cluster' && !env['NATS_URL']) throw new Error('NATS_URL is required when KUBEFF_MODE=cluster (job events travel through NATS JetStream)');
@@ -73,6 +81,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     host: env['HOST'] || '0.0.0.0',
     storageRoot: resolve(env['KUBEFF_STORAGE_ROOT'] || './storage'),
     dataDir: resolve(env['KUBEFF_DATA_DIR'] || './.kubeff'),
+    sqliteSynchronous: synchronous(env['KUBEFF_SQLITE_SYNCHRONOUS']),
     apiKeys: list(env['KUBEFF_API_KEYS']),
     adminKeys: list(env['KUBEFF_ADMIN_KEYS']),
     acceptAnyKey: bool(env['KUBEFF_DEV_ACCEPT_ANY_KEY']),

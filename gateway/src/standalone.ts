@@ -2,7 +2,8 @@
 // server entrypoint and by tests, which pass their own configuration.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { processLogger } from '../../operator/src/logger.ts';
 import type { FastifyInstance } from 'fastify';
 import { LocalBus } from '../../operator/src/bus.ts';
 import { LocalRuntime } from '../../operator/src/local/runtime.ts';
@@ -51,8 +52,8 @@ export interface Standalone {
 }
 
 export async function startStandalone(config: Config, opts: { logger?: Logger; retry?: RetryPolicy; plugins?: AppOptions['plugins']; webhooks?: WebhooksPluginOptions } = {}): Promise<Standalone> {
-  const log = opts.logger ?? pino({ level: config.logLevel });
-  const store = new Store(config.dataDir);
+  const log = opts.logger ?? processLogger(config.logLevel);
+  const store = new Store(config.dataDir, { synchronous: config.sqliteSynchronous });
   const bus = new LocalBus();
   const tools = toolsFor(config);
   const runtime = new LocalRuntime({

@@ -3,7 +3,7 @@
 // controller while leading; clean shutdown on SIGTERM (the Lease is released for the next replica).
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
-import pino from 'pino';
+import { processLogger } from './logger.ts';
 import { MediaJobController } from './kube/controller.ts';
 import { OperatorMetrics } from './kube/metrics.ts';
 // One OpenTelemetry setup for the project's processes; it loads nothing when tracing is off.
@@ -12,7 +12,7 @@ import { LeaderElector } from './kube/leader.ts';
 import type { JobBuilderSettings } from './job-builder.ts';
 
 const env = process.env;
-const log = pino({ level: env['LOG_LEVEL'] || 'info' }).child({ component: 'operator' });
+const log = processLogger(env['LOG_LEVEL'] || 'info', { component: 'operator' });
 
 function int(name: string, def: number): number {
   const v = env[name];

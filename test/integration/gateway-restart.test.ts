@@ -13,9 +13,9 @@ const key = 'restart-client-key-123456';
 let storage: StorageRoot;
 let dataDir: string;
 
-async function startServer(port: number): Promise<ChildProcess> {
+async function startServer(port: number, env: Record<string, string> = {}, data = dataDir): Promise<ChildProcess> {
   const child = spawn(join(repo, 'node_modules/.bin/node'), [join(repo, 'gateway/src/server.ts')], {
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', KUBEFF_STORAGE_ROOT: storage.root, KUBEFF_DATA_DIR: dataDir, KUBEFF_API_KEYS: key, LOG_LEVEL: 'warn' },
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', KUBEFF_STORAGE_ROOT: storage.root, KUBEFF_DATA_DIR: data, KUBEFF_API_KEYS: key, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const deadline = Date.now() + 20_000;
@@ -85,6 +85,60 @@ describe('restarts', () => {
     } finally {
       server.kill('SIGKILL');
       await exited(server);
+    }
+  });
+});
+
+describe('durability of accepted jobs', () => {
+  it('loses none of the jobs it answered 201 to when killed with SIGKILL amid a stream of submissions', async () => {
+    const data = mkdtempSync(join(tmpdir(), 'kubeff-crash-data-'));
+    const port = await freePort();
+    // No workers: every accepted job stays queued, so what the restart finds is exactly what was stored.
+    const env = { KUBEFF_WORKERS: '0', KUBEFF_RATE_LIMIT_PER_SECOND: '100000', KUBEFF_RATE_LIMIT_PER_HOUR: '10000000' };
+    let server = await startServer(port, env, data);
+    try {
+      const n = 400;
+      const answered: string[] = [];
+      let killed = false;
+      const body = JSON.stringify({ input: '/storage/long.mp4', output: 'mkv' });
+      // 16 lanes keep submitting; the server is killed the moment the n-th 201 arrives, with
+      // other submissions still in flight (their fate is open; the answered ones' is not).
+      const lane = async () => {
+        for (let i = 0; i < 10 * n && !killed; i++) {
+          let res: Response;
+          try {
+            res = await api(port, '/api/v1/convert', { method: 'POST', body });
+          } catch {
+            return; // the connection died with the server
+          }
+          if (killed) return;
+          expect(res.status).toBe(201);
+          const text = await res.text().catch(() => undefined);
+          if (killed || text === undefined) return;
+          answered.push((JSON.parse(text) as { job: { id: string } }).job.id);
+          if (answered.length >= n) {
+            killed = true;
+            server.kill('SIGKILL');
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: 16 }, lane));
+      expect(killed, 'the stream reached n answered submissions').toBe(true);
+      await exited(server);
+      server = await startServer(port, env, data);
+      const missing: string[] = [];
+      for (const id of answered) {
+        const res = await api(port, `/api/v1/jobs/${id}`);
+        if (res.status !== 200) missing.push(id);
+        else expect(((await res.json()) as { status: string }).status).toBe('queued');
+      }
+      expect(missing, `jobs answered 201 but gone after the crash (of ${answered.length})`).toEqual([]);
+      const list = (await (await api(port, '/api/v1/jobs?per_page=1')).json()) as { total: number };
+      expect(list.total, 'every answered job is listed (in-flight ones may be too)').toBeGreaterThanOrEqual(answered.length);
+    } finally {
+      server.kill('SIGKILL');
+      await exited(server);
+      rmSync(data, { recursive: true, force: true });
     }
   });
 });

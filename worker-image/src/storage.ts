@@ -120,6 +120,12 @@ export class Storage {
     return host;
   }
 
+  private rootResolved: string | undefined;
+  /** The root with symlinks followed, resolved once it exists (every input check compares against it). */
+  private async realRoot(): Promise<string> {
+    return (this.rootResolved ??= await realpath(this.root));
+  }
+
   /** The /storage/... path of a host path inside the root. */
   storagePath(hostPath: string): string {
     return StoragePrefix + relative(this.root, hostPath).split('\\').join('/');
@@ -148,7 +154,7 @@ export class Storage {
     } catch {
       throw JobFailure.invalidInput(`file not found: ${location}`, field);
     }
-    this.assertInside(real, field, await realpath(this.root));
+    this.assertInside(real, field, await this.realRoot());
     return real;
   }
 
@@ -169,7 +175,7 @@ export class Storage {
     // that exists already (outputs are merged into it) must not lead out of the root either.
     let target = join(realDir, host.slice(dir.length + 1));
     if (opts.isDir) target = await realpath(target).catch(() => target);
-    this.assertInside(target, field, await realpath(this.root));
+    this.assertInside(target, field, await this.realRoot());
     return target;
   }
 

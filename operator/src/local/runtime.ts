@@ -101,8 +101,12 @@ export class LocalRuntime {
 
   /** Records a new job and wakes the admission loop. */
   submit(job: JobRecord): void {
-    this.o.store.createJob(job);
-    this.emit(job.id, 'queued', { status: 'queued', priority: job.priority });
+    // One commit for the job and its first event: half the WAL writes of two.
+    const e = this.o.store.tx(() => {
+      this.o.store.createJob(job);
+      return this.o.store.appendEvent(job.id, 'queued', { status: 'queued', priority: job.priority });
+    });
+    this.o.bus.publish(e);
     this.scheduleTick();
   }
 
