@@ -7,3 +7,4 @@ export * from './bitrate.ts';
 export * from './normalize.ts';
 export * from './validate.ts';
 export * from './paths.ts';
+export * from './spec-check.ts';

@@ -1,7 +1,6 @@
 // Every request form of the Rendiff API turned into one canonical MediaJobSpec.
 // Accepts both shorthands ("output": "mp4", "input": "/path") and both operation styles
 // (flat fields, or fields under "params"); collects every problem with its field path.
-import { Compile, type Validator } from 'typebox/compile';
 import { parseBitrate } from './bitrate.ts';
 import { ContainerRules, containerFromPath } from './containers.ts';
 import { SpecError, type ErrorCode } from './errors.ts';
@@ -32,6 +31,7 @@ import {
   type Variant,
   type VideoSettings,
 } from './spec.ts';
+import { firstSpecError } from './spec-check.ts';
 import { validateSpec } from './validate.ts';
 
 export type RequestKind = 'convert' | 'stream' | 'analyze';
@@ -46,12 +46,6 @@ const audioCodecAliases: Record<string, (typeof AudioCodecValues)[number]> = {
 };
 
 const optionKeys = ['priority', 'hardware_acceleration', 'webhook_url', 'webhook_events', 'timeout', 'timeout_seconds', 'presign_outputs', 'parallelism', 'chunk_seconds', 'verify', 'quality_gate'];
-
-let compiled: Validator | undefined;
-/** The canonical schema compiled once, on first use (a compiled check is ~50× faster than Value's). */
-function specValidator(): Validator {
-  return (compiled ??= Compile(MediaJobSpec));
-}
 
 /** Normalizes a request body; throws SpecError listing every problem found. */
 export function normalizeRequest(kind: RequestKind, body: unknown): MediaJobSpec {
@@ -69,7 +63,7 @@ export function normalizeRequest(kind: RequestKind, body: unknown): MediaJobSpec
   const semantic = validateSpec(spec).map((i) => ({ ...i, details: { ...i.details, field: requestField(i.details.field, trace) } }));
   if (semantic.length > 0) throw new SpecError(semantic);
   // Belt and braces: the canonical schema must hold for anything we produce.
-  const schemaError = specValidator().Check(spec) ? undefined : specValidator().Errors(spec)[0];
+  const schemaError = firstSpecError(spec);
   if (schemaError) {
     throw new SpecError([{ code: 'INVALID_REQUEST', message: schemaError.message, details: { field: schemaError.instancePath || 'body' } }]);
   }

@@ -30,6 +30,8 @@ export interface Config {
     queuedJobs: number;
     /** Jobs running at once on this machine. */
     globalJobs: number;
+    /** Worker processes kept started, waiting for a job (saves Node's start per job). */
+    spareWorkers: number;
   };
   maxUploadBytes: number;
   /** Webhook targets on private, loopback or link-local addresses are refused unless allowed. */
@@ -92,6 +94,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
       queuedJobs: int(env, 'KUBEFF_MAX_QUEUED_JOBS', 1000, 1),
       // 0 accepts and queues jobs without running any (maintenance, benchmarks of the API alone).
       globalJobs: int(env, 'KUBEFF_WORKERS', 2, 0),
+      spareWorkers: int(env, 'KUBEFF_SPARE_WORKERS', 1, 0),
     },
     maxUploadBytes: int(env, 'KUBEFF_MAX_UPLOAD_BYTES', 10 * 1024 ** 3, 1),
     webhookAllowPrivate: bool(env['KUBEFF_WEBHOOK_ALLOW_PRIVATE']),

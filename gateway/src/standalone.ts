@@ -65,7 +65,8 @@ export async function startStandalone(config: Config, opts: { logger?: Logger; r
     workDir: join(config.dataDir, 'work'),
     limits: { global: config.limits.globalJobs, perOwner: () => config.limits.concurrentJobs },
     ...(opts.retry ? { retry: opts.retry } : {}),
-    env: { FFMPEG_PATH: tools.ffmpeg, FFPROBE_PATH: tools.ffprobe },
+    env: { FFMPEG_PATH: tools.ffmpeg, FFPROBE_PATH: tools.ffprobe, ...(tools.fileProbe ? { KUBEFF_FILE_FFPROBE_PATH: tools.fileProbe } : {}) },
+    spareWorkers: config.limits.spareWorkers,
     tracer: await jobAttemptTracer(),
   });
   const keys = keyService(store, { acceptAnyKey: config.acceptAnyKey });

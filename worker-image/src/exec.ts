@@ -10,9 +10,9 @@ export interface ExecResult {
 
 const maxCapture = 4 * 1024 * 1024;
 
-export function execFile(cmd: string, args: readonly string[], opts: { timeoutMs?: number; cwd?: string; signal?: AbortSignal; maxBuffer?: number } = {}): Promise<ExecResult> {
+export function execFile(cmd: string, args: readonly string[], opts: { timeoutMs?: number; cwd?: string; signal?: AbortSignal; maxBuffer?: number; env?: NodeJS.ProcessEnv | undefined } = {}): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'], signal: opts.signal, timeout: opts.timeoutMs ?? 60_000, killSignal: 'SIGKILL' });
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], signal: opts.signal, timeout: opts.timeoutMs ?? 60_000, killSignal: 'SIGKILL' });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => {

@@ -113,7 +113,7 @@ export class JobRun {
     // Probing the input and the FFmpeg build are independent: do both at once.
     const capsPromise = spec.type === 'analyze' ? undefined : capabilities(env.tools.ffmpeg);
     capsPromise?.catch(() => undefined);
-    const inputInfo = await probe(env.tools.ffprobe, input, 'input.path');
+    const inputInfo = await probe(env.tools, input, 'input.path');
     this.checkAborted();
     const executed = spec.type === 'analyze' || !capsPromise ? await this.analyze(input, inputInfo) : await this.transcode(input, inputInfo, await capsPromise);
     if (this.verified.outputs > 0) executed.verification = this.verification();
@@ -173,7 +173,7 @@ export class JobRun {
       await this.publish(target);
       return {
         outputs: [
-          await describeMedia(env.tools.ffprobe, target.described(imageName), target.locationOf(imageName), 'image'),
+          await this.describeOutput(join(staging, imageName), target.described(imageName), target.locationOf(imageName), 'image'),
           await describeFile(target.described(vttName), target.locationOf(vttName), 'sprite-map'),
         ],
       };
@@ -187,7 +187,7 @@ export class JobRun {
       const names = (await readdir(target.staging)).sort();
       for (const n of names) await this.checkImage(join(target.staging, n), target.locationOf(n));
       await this.publish(target);
-      return { outputs: await Promise.all(names.map((n) => describeMedia(env.tools.ffprobe, target.described(n), target.locationOf(n), 'image'))) };
+      return { outputs: await Promise.all(names.map((n) => this.describeOutput(join(target.staging, n), target.described(n), target.locationOf(n), 'image'))) };
     }
 
     const target = await env.storage.fileOutput(out.path, 'output.path', env.jobId, base.scratch);
@@ -197,7 +197,7 @@ export class JobRun {
       await this.runSteps(planThumbnail(ctx, thumb).steps);
       await this.checkImage(target.staging, target.location);
       await this.publish(target);
-      return { outputs: [await describeMedia(env.tools.ffprobe, target.described, target.location, 'image')] };
+      return { outputs: [await this.describeOutput(target.staging, target.described, target.location, 'image')] };
     }
     let metrics: Metrics | undefined;
     if (out.audio?.normalize && base.inputInfo.audio) {
@@ -250,7 +250,7 @@ export class JobRun {
       if (search) quality.targetVmaf = { ...search, ...(m.vmaf ? { measured: m.vmaf } : {}) };
     }
     await this.publish(target);
-    return { outputs: [await describeMedia(env.tools.ffprobe, target.described, target.location, 'media')], metrics, ...(Object.keys(quality).length ? { quality } : {}) };
+    return { outputs: [await this.describeOutput(target.staging, target.described, target.location, 'media')], metrics, ...(Object.keys(quality).length ? { quality } : {}) };
   }
 
   /** Runs an encode into a staged file and verifies it. */
@@ -328,28 +328,42 @@ export class JobRun {
     return { outputs: this.verified.outputs, checks: [...this.verified.checks], seconds: round(this.verified.seconds, 3) };
   }
 
-  private async checked(checks: string[], fn: () => Promise<void>): Promise<void> {
-    if (this.spec.options.verify === false) return;
+  private async checked<T>(checks: string[], fn: () => Promise<T>): Promise<T | undefined> {
+    if (this.spec.options.verify === false) return undefined;
     this.checkAborted();
     this.stage('verifying');
     const began = performance.now();
-    await fn();
+    const out = await fn();
     this.verified.seconds += (performance.now() - began) / 1000;
     this.verified.outputs++;
     for (const c of checks) this.verified.checks.add(c);
+    return out;
+  }
+
+  /** Verification's probe of each staged output, by staged path: describing it needs no second probe. */
+  private readonly probedOutputs = new Map<string, MediaInfo>();
+
+  /** Describes a published media output, from verification's probe of its staged file when there is one. */
+  protected describeOutput(staged: string, described: string, location: string, role: OutputFile['role']): Promise<OutputFile> {
+    return describeMedia(this.env.tools, described, location, role, this.probedOutputs.get(staged));
   }
 
   private get verifyTools() {
-    return { ffmpeg: this.env.tools.ffmpeg, ffprobe: this.env.tools.ffprobe, signal: this.env.signal };
+    return { ffmpeg: this.env.tools.ffmpeg, ffprobe: this.env.tools, signal: this.env.signal };
   }
 
   /** A media output, staged: it opens, has the streams and length asked for, and decodes whole. */
-  protected checkMedia(file: string, shown: string, e: MediaExpectation): Promise<void> {
-    return this.checked(['decode', 'streams', ...(e.seconds !== undefined ? ['duration'] : [])], () => verifyMedia(this.verifyTools, file, shown, e));
+  protected async checkMedia(file: string, shown: string, e: MediaExpectation): Promise<void> {
+    // A file written again (a gate's re-encode) is probed again: never describe an older probe.
+    this.probedOutputs.delete(file);
+    const info = await this.checked(['decode', 'streams', ...(e.seconds !== undefined ? ['duration'] : [])], () => verifyMedia(this.verifyTools, file, shown, e));
+    if (info) this.probedOutputs.set(file, info);
   }
 
-  protected checkImage(file: string, shown: string): Promise<void> {
-    return this.checked(['decode'], () => verifyImage(this.verifyTools, file, shown));
+  protected async checkImage(file: string, shown: string): Promise<void> {
+    this.probedOutputs.delete(file);
+    const info = await this.checked(['decode'], () => verifyImage(this.verifyTools, file, shown));
+    if (info) this.probedOutputs.set(file, info);
   }
 
   /** A staged HLS/DASH folder: playlists, segments, length (within a segment), every segment decoding. */
@@ -363,7 +377,7 @@ export class JobRun {
   /** The outputs of a published ladder: its master playlist or MPD, then (HLS) each rendition's playlist. */
   protected async describeLadder(target: Awaited<ReturnType<Storage['dirOutput']>>, s: StreamSpec, renditions: readonly Rendition[]): Promise<OutputFile[]> {
     const top = s.format === 'hls' ? hlsMaster : dashManifest;
-    const outputs: OutputFile[] = [await describeMedia(this.env.tools.ffprobe, target.described(top), target.locationOf(top), s.format === 'hls' ? 'playlist' : 'manifest')];
+    const outputs: OutputFile[] = [await describeMedia(this.env.tools, target.described(top), target.locationOf(top), s.format === 'hls' ? 'playlist' : 'manifest')];
     if (s.format === 'hls') {
       for (const r of renditions) {
         const f = await describeFile(target.described(`${r.name}/index.m3u8`), target.locationOf(`${r.name}/index.m3u8`), 'playlist');
@@ -378,7 +392,7 @@ export class JobRun {
     const a = spec.analyze;
     if (!a) throw new JobFailure('INVALID_REQUEST', ExitCode.invalidSpec, 'is required', 'analyze');
     const reference = await this.open(a.reference, 'reference');
-    const referenceInfo = await probe(env.tools.ffprobe, reference, 'reference');
+    const referenceInfo = await probe(env.tools, reference, 'reference');
     const tool = await this.metricsTool(a.metrics.includes('vmaf'));
     // Its own folder: the stats files and models are named relatively inside it.
     const scratch = await mkdtemp(join(await this.scratch(), 'metrics-'));

@@ -1,7 +1,6 @@
 // Runs one MediaJob spec end to end (or, for a split job, one of its stages) and reports the
 // result with an exit code that tells the runtime whether a retry can help.
-import Value from 'typebox/value';
-import { MediaJobSpec, validateSpec, type WorkerResult } from '@kubeff/crds';
+import { firstSpecError, validateSpec, type MediaJobSpec, type WorkerResult } from '@kubeff/crds';
 import { ExitCode, type ExitCodeValue } from './exit-codes.ts';
 import { JobFailure } from './failure.ts';
 import { JobRun } from './job-run.ts';
@@ -55,7 +54,7 @@ export async function runJob(rawSpec: unknown, env: JobEnvironment): Promise<Job
 
 /** The schema and the semantic rules, checked again here: a MediaJob may come from kubectl. */
 export function checkSpec(raw: unknown): MediaJobSpec {
-  const first = Value.Errors(MediaJobSpec, raw)[0];
+  const first = firstSpecError(raw);
   if (first) throw new JobFailure('INVALID_REQUEST', ExitCode.invalidSpec, `spec is invalid: ${first.message}`, first.instancePath.replace(/^\//, '').replace(/\//g, '.') || 'spec');
   const spec = raw as MediaJobSpec;
   const issue = validateSpec(spec)[0];

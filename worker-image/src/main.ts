@@ -4,6 +4,7 @@
 //
 //   kubeff-worker --spec spec.json [--result result.json] [--events events.jsonl]
 //                 [--stage plan|chunk|audio|merge|cleanup [--chunk-index N] [--capacity N]]
+//   kubeff-worker --await-job      (a warm spare: the job comes on stdin, see awaitJob)
 //
 // A split job runs as stages (split-run.ts); a chunk's index may also come from
 // JOB_COMPLETION_INDEX, which an Indexed Job gives each of its pods.
@@ -22,12 +23,56 @@ import { ExitCode } from './exit-codes.ts';
 import { runJob } from './job.ts';
 import { storageFromEnv, type Storage } from './storage.ts';
 import { toolsFromEnv } from './tools.ts';
+import { capabilities } from './capabilities.ts';
+import { specValidator } from '@kubeff/crds';
 import { resultText } from './result-text.ts';
-import { NatsSink, TeeSink } from './nats-sink.ts';
 import { SplitStages, type SplitStage } from './job-environment.ts';
 
+/**
+ * A warm worker (standalone mode's spare, started before there is a job): everything is loaded;
+ * the first line on stdin is the job, `{argv, env}`, exactly the arguments and environment a
+ * fresh worker would have been started with. End of stdin before it: no job will come, exit.
+ */
+function awaitJob(): Promise<{ argv: string[]; env: Record<string, string> } | undefined> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const onData = (d: Buffer) => {
+      buf += d.toString('utf8');
+      const nl = buf.indexOf('\n');
+      if (nl < 0) return;
+      done();
+      try {
+        resolve(JSON.parse(buf.slice(0, nl)) as { argv: string[]; env: Record<string, string> });
+      } catch (err) {
+        reject(new Error(`the job message is not JSON: ${(err as Error).message}`));
+      }
+    };
+    const onEnd = () => {
+      done();
+      resolve(undefined);
+    };
+    const done = () => {
+      process.stdin.off('data', onData).off('end', onEnd).off('error', onEnd);
+      process.stdin.pause();
+    };
+    process.stdin.on('data', onData).on('end', onEnd).on('error', onEnd);
+  });
+}
+
 async function main(): Promise<number> {
+  let args = process.argv.slice(2);
+  if (args.includes('--await-job')) {
+    // What every job needs, done while there is none: the spec check compiled, the tools found,
+    // the FFmpeg build's capabilities read (from their cache, or detected once).
+    specValidator();
+    await capabilities(toolsFromEnv(process.env).ffmpeg).catch(() => undefined);
+    const job = await awaitJob();
+    if (!job) return 0;
+    Object.assign(process.env, job.env);
+    args = job.argv;
+  }
   const { values } = parseArgs({
+    args,
     options: {
       spec: { type: 'string' },
       result: { type: 'string' },
@@ -84,8 +129,10 @@ async function main(): Promise<number> {
 
   // In a cluster, NATS_URL adds live events on NATS beside the JSON lines.
   const natsUrl = env['NATS_URL'];
-  const events = natsUrl
-    ? new TeeSink(sink, new NatsSink({ url: natsUrl, namespace: env['KUBEFF_NAMESPACE'] ?? 'default', name: jobId, traceparent: env['TRACEPARENT'], split: split && { stage: split.stage, index: split.stage === 'chunk' ? split.index : undefined } }))
+  // Loaded only then: the NATS client is a third of the worker's code, and standalone never needs it.
+  const nats = natsUrl ? await import('./nats-sink.ts') : undefined;
+  const events = natsUrl && nats
+    ? new nats.TeeSink(sink, new nats.NatsSink({ url: natsUrl, namespace: env['KUBEFF_NAMESPACE'] ?? 'default', name: jobId, traceparent: env['TRACEPARENT'], split: split && { stage: split.stage, index: split.stage === 'chunk' ? split.index : undefined } }))
     : sink;
 
   const { result, exitCode } = await runJob(spec, {

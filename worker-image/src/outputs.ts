@@ -4,7 +4,7 @@
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { OutputFile } from '@kubeff/crds';
-import { probe } from './probe.ts';
+import { probe, type MediaInfo, type Prober } from './probe.ts';
 
 // The process id keeps two attempts of one job apart (an orphaned worker cleaning up must never
 // remove the files of the attempt that replaced it).
@@ -50,9 +50,13 @@ export async function discard(path: string | undefined): Promise<void> {
   if (path) await rm(path, { recursive: true, force: true });
 }
 
-/** Describes a media output with ffprobe: size, duration, codecs, resolution, bitrate. */
-export async function describeMedia(ffprobe: string, hostPath: string, storagePath: string, role: OutputFile['role']): Promise<OutputFile> {
-  const [info, st] = await Promise.all([probe(ffprobe, hostPath, 'output'), stat(hostPath)]);
+/**
+ * Describes a media output: size, duration, codecs, resolution, bitrate. `probed` is the probe
+ * verification made of this very file (staged, then renamed or uploaded unchanged); without it,
+ * ffprobe runs here.
+ */
+export async function describeMedia(ffprobe: Prober, hostPath: string, storagePath: string, role: OutputFile['role'], probed?: MediaInfo): Promise<OutputFile> {
+  const [info, st] = await Promise.all([probed ?? probe(ffprobe, hostPath, 'output'), stat(hostPath)]);
   const out: OutputFile = { path: storagePath, role, sizeBytes: st.size, format: info.formatName };
   if (info.durationSeconds > 0) out.durationSeconds = Number(info.durationSeconds.toFixed(3));
   if (info.bitrate !== undefined) out.bitrate = info.bitrate;

@@ -3,6 +3,20 @@ import { execFile } from './exec.ts';
 import { JobFailure } from './failure.ts';
 import type { MediaInput } from './plan/input.ts';
 import { redactSecrets } from './redact.ts';
+import type { Tools } from './tools.ts';
+
+/** The ffprobe to run: one binary, or the tools' pair (a faster one for local files). */
+export type Prober = string | Pick<Tools, 'ffprobe' | 'fileProbe'>;
+
+// A static glibc cannot load the system's iconv modules (it crashes in mpegts' name conversion);
+// pointed at none, iconv fails cleanly and FFmpeg keeps the raw names.
+const staticProbeEnv = { ...process.env, GCONV_PATH: '/dev/null/gconv' };
+
+function ffprobeFor(p: Prober, input: string | MediaInput): { bin: string; env?: NodeJS.ProcessEnv } {
+  if (typeof p === 'string') return { bin: p };
+  if (typeof input === 'string' && p.fileProbe) return { bin: p.fileProbe, env: staticProbeEnv };
+  return { bin: p.ffprobe };
+}
 
 export interface VideoStreamInfo {
   codec: string;
@@ -90,7 +104,7 @@ export function parseProbe(json: string): MediaInfo {
  * the storage layer. A location string that is not a host path (s3://, http://) is refused: only
  * the storage layer may turn one into something FFmpeg can open (Storage.probe).
  */
-export async function probe(ffprobe: string, input: string | MediaInput, field = 'input'): Promise<MediaInfo> {
+export async function probe(ffprobe: Prober, input: string | MediaInput, field = 'input'): Promise<MediaInfo> {
   if (typeof input === 'string' && /^(s3|https?):\/\//i.test(input)) {
     throw JobFailure.invalidInput('an S3 or http(s) input cannot be probed here; the storage layer must open it', field);
   }
@@ -98,7 +112,8 @@ export async function probe(ffprobe: string, input: string | MediaInput, field =
   const args = typeof input === 'string'
     ? ['-protocol_whitelist', 'file', `file:${input}`]
     : ['-protocol_whitelist', input.protocols, ...(input.formats ? ['-format_whitelist', input.formats] : []), input.url];
-  const res = await execFile(ffprobe, ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', ...args], { timeoutMs: 60_000 });
+  const { bin, env } = ffprobeFor(ffprobe, input);
+  const res = await execFile(bin, ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', ...args], { timeoutMs: 60_000, env });
   if (res.code !== 0) {
     const why = res.stderr.trim().split('\n').pop() ?? 'unreadable';
     throw JobFailure.invalidInput(`not a readable media file (${redactSecrets(why.replace(target, '').replace(/^file::\s*/, '').replace(/^:\s*/, ''))})`, field);
@@ -143,13 +158,14 @@ export function parseFrameIndex(csv: string, timeBase: string): FrameIndex {
 }
 
 /** Lists the video packets of an input (demuxing only, no decoding): the frame index of a split. */
-export async function frameIndex(ffprobe: string, input: string | MediaInput, field = 'input'): Promise<FrameIndex> {
+export async function frameIndex(ffprobe: Prober, input: string | MediaInput, field = 'input'): Promise<FrameIndex> {
+  const { bin, env } = ffprobeFor(ffprobe, input);
   const args = typeof input === 'string'
     ? ['-protocol_whitelist', 'file', `file:${input}`]
     : ['-protocol_whitelist', input.protocols, ...(input.formats ? ['-format_whitelist', input.formats] : []), input.url];
-  const tb = await execFile(ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=time_base', '-of', 'csv=p=0', ...args], { timeoutMs: 60_000 });
+  const tb = await execFile(bin, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=time_base', '-of', 'csv=p=0', ...args], { timeoutMs: 60_000, env });
   if (tb.code !== 0) throw JobFailure.invalidInput('could not read the video stream to split it', field);
-  const res = await execFile(ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts,dts,flags', '-of', 'csv=p=0', ...args], { timeoutMs: 600_000, maxBuffer: 512 * 1024 * 1024 });
+  const res = await execFile(bin, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts,dts,flags', '-of', 'csv=p=0', ...args], { timeoutMs: 600_000, maxBuffer: 512 * 1024 * 1024, env });
   if (res.code !== 0) throw JobFailure.invalidInput('could not list the video frames to split it', field);
   return parseFrameIndex(res.stdout, tb.stdout.trim().split('\n')[0] ?? '');
 }

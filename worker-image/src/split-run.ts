@@ -15,7 +15,6 @@ import { JobFailure } from './failure.ts';
 import { JobRun, type Executed } from './job-run.ts';
 import type { JobEnvironment, SplitStage } from './job-environment.ts';
 import { round } from './metrics.ts';
-import { describeMedia } from './outputs.ts';
 import { convertExpectation } from './plan/convert.ts';
 import { belowTarget, gateResult, gateShortfall, measureOutput, metricsToMeasure, perTitleLadder, searchCrf, withLadder, withQuality } from './quality/run.ts';
 import { measurementFrom, parseLoudnorm, planLoudnessMeasure } from './plan/loudnorm.ts';
@@ -117,14 +116,14 @@ export class SplitRun extends JobRun {
     const input = url ? await this.downloadForChunks() : { ref: await this.open(spec.input.path, 'input.path'), location: spec.input.path };
     const capsPromise = capabilities(env.tools.ffmpeg);
     capsPromise.catch(() => undefined);
-    const info = await probe(env.tools.ffprobe, input.ref, 'input.path');
+    const info = await probe(env.tools, input.ref, 'input.path');
     const acceleration = this.accelerate(await capsPromise, info);
     const refusal = splitInputRefusal(info);
     if (refusal && spec.options.parallelism !== 'auto') throw JobFailure.invalidInput(`cannot split this job: ${refusal}`, 'options.parallelism');
     this.stage('planning');
     const plan = refusal
       ? unsplit(spec, info)
-      : planSplit(spec, info, await frameIndex(env.tools.ffprobe, input.ref, 'input.path'), { parallelism: spec.options.parallelism ?? 1, chunkSeconds: spec.options.chunkSeconds, capacity });
+      : planSplit(spec, info, await frameIndex(env.tools, input.ref, 'input.path'), { parallelism: spec.options.parallelism ?? 1, chunkSeconds: spec.options.chunkSeconds, capacity });
     this.checkAborted();
     if (plan.count <= 1) {
       // Not split after all: the job runs whole and needs no working folder.
@@ -316,7 +315,7 @@ export class SplitRun extends JobRun {
       if (file.search) quality.targetVmaf = { ...file.search, ...(m.vmaf ? { measured: m.vmaf } : {}) };
     }
     await this.publish(target);
-    const described = await describeMedia(env.tools.ffprobe, target.described, target.location, 'media');
+    const described = await this.describeOutput(target.staging, target.described, target.location, 'media');
     // The chunks have served their purpose.
     await rm(this.dir, { recursive: true, force: true });
     return { outputs: [described], metrics, acceleration: ctx.acceleration, chunking: chunkingOf(file.plan, encodeSeconds, audio?.report.encodeSeconds), ...this.verifiedPart(), ...(Object.keys(quality).length ? { quality } : {}) };

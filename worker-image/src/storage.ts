@@ -18,7 +18,7 @@ import { JobFailure } from './failure.ts';
 import { AllowPrivateSetting, checkHttpInputReachable, defaultHttpPolicy, downloadHttpInput, HttpInputError, shownUrl, type HttpInputPolicy } from './net/http-input.ts';
 import { publishDir, publishFile, stagingDir, stagingFile } from './outputs.ts';
 import { NetworkInputFormats, type MediaInput } from './plan/types.ts';
-import { probe, type MediaInfo } from './probe.ts';
+import { probe, type MediaInfo, type Prober } from './probe.ts';
 import { S3Backends, S3Error, s3BackendsFromEnv, type S3Backend, type S3BackendConfig } from './storage/s3.ts';
 
 export interface StorageOptions {
@@ -228,7 +228,7 @@ export class Storage {
    * Probes an input wherever it is (for estimates): a storage path or an S3 object directly, a
    * URL after streaming it into a temporary folder (FFmpeg never fetches a client's URL itself).
    */
-  async probe(location: string, field: string, ffprobe: string): Promise<MediaInfo> {
+  async probe(location: string, field: string, ffprobe: Prober): Promise<MediaInfo> {
     const kind = locationKind(location);
     if (kind === 'http') {
       const scratch = await mkdtemp(join(tmpdir(), 'kubeff-probe-'));

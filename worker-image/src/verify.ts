@@ -12,7 +12,7 @@ import { dirname, join, normalize, sep } from 'node:path';
 import type { FailureDetails } from '@kubeff/crds';
 import { ExitCode } from './exit-codes.ts';
 import { JobFailure } from './failure.ts';
-import { probe, type MediaInfo } from './probe.ts';
+import { probe, type MediaInfo, type Prober } from './probe.ts';
 
 export interface MediaExpectation {
   video: boolean;
@@ -141,7 +141,7 @@ export async function decodeErrors(ffmpeg: string, file: string, signal?: AbortS
 
 export interface VerifyTools {
   ffmpeg: string;
-  ffprobe: string;
+  ffprobe: Prober;
   signal?: AbortSignal | undefined;
 }
 
@@ -151,7 +151,8 @@ function fail(what: string, p: Problem, path: string): JobFailure {
 }
 
 /** Checks one media file: it opens, has the streams and length asked for, and decodes whole. */
-export async function verifyMedia(t: VerifyTools, file: string, shown: string, e: MediaExpectation): Promise<void> {
+/** Returns the output's probe (what describes it once published: the file does not change). */
+export async function verifyMedia(t: VerifyTools, file: string, shown: string, e: MediaExpectation): Promise<MediaInfo> {
   let info: MediaInfo;
   try {
     info = await probe(t.ffprobe, file, 'output');
@@ -162,10 +163,11 @@ export async function verifyMedia(t: VerifyTools, file: string, shown: string, e
   if (problem) throw fail(shown, problem, shown);
   const errors = await decodeErrors(t.ffmpeg, file, t.signal);
   if (errors) throw fail(shown, { check: 'decode', expected: 'every packet to decode', found: errors }, shown);
+  return info;
 }
 
 /** Checks an image output: it opens as a picture and decodes. */
-export async function verifyImage(t: VerifyTools, file: string, shown: string): Promise<void> {
+export async function verifyImage(t: VerifyTools, file: string, shown: string): Promise<MediaInfo> {
   let info: MediaInfo;
   try {
     info = await probe(t.ffprobe, file, 'output');
@@ -175,6 +177,7 @@ export async function verifyImage(t: VerifyTools, file: string, shown: string): 
   if (!info.video) throw fail(shown, { check: 'streams', expected: 'a picture', found: 'no image stream' }, shown);
   const errors = await decodeErrors(t.ffmpeg, file, t.signal);
   if (errors) throw fail(shown, { check: 'decode', expected: 'the picture to decode', found: errors }, shown);
+  return info;
 }
 
 const exists = async (p: string) => stat(p).then((s) => s.isFile() && s.size > 0, () => false);

@@ -322,7 +322,7 @@ async function uploadS3(deps: Deps, req: FastifyRequest, reply: FastifyReply, st
     await receive(req.raw, body, max, done).catch((err: unknown) => {
       throw storageError(err, storagePath);
     });
-    const info = await deps.storage.probe(tempLocation, 'body', deps.tools.ffprobe).catch((err: unknown) => {
+    const info = await deps.storage.probe(tempLocation, 'body', deps.tools).catch((err: unknown) => {
       if (err instanceof JobFailure && err.exitCode !== ExitCode.transient && !/^S3 storage/.test(err.message)) {
         throw new ApiError(400, 'validation_error', 'INVALID_INPUT', `body: corrupt or not media (${err.message})`, { field: 'body' });
       }
@@ -368,13 +368,14 @@ async function upload(deps: Deps, req: FastifyRequest, reply: FastifyReply) {
 
   // Beside the target, so the final rename stays on one filesystem and is atomic; hidden by its dot.
   const temp = `${dirname(target)}${sep}.upload-${randomUUID()}.part`;
+  const sink = createWriteStream(temp, { flags: 'wx' });
   try {
-    const sniffed = await receive(req.raw, createWriteStream(temp, { flags: 'wx' }), max);
+    const sniffed = await receive(req.raw, sink, max);
     if (!named) {
       storagePath += sniffed.ext;
       target += sniffed.ext;
     }
-    const info = await probe(deps.tools.ffprobe, temp, 'body').catch((err: unknown) => {
+    const info = await probe(deps.tools, temp, 'body').catch((err: unknown) => {
       if (err instanceof JobFailure) throw new ApiError(400, 'validation_error', 'INVALID_INPUT', `body: corrupt or not media (${err.message})`, { field: 'body' });
       throw err;
     });
@@ -386,7 +387,9 @@ async function upload(deps: Deps, req: FastifyRequest, reply: FastifyReply) {
     void reply.header('location', `/api/v1/files?path=${encodeURIComponent(storagePath)}`);
     return reply.status(201).send({ file: fileView(storagePath, size, info) });
   } finally {
-    // Any failure (refusal, client gone, probe) leaves no partial file behind.
+    // Any failure (refusal, client gone, probe) leaves no partial file behind. The stream opens
+    // its file asynchronously: removing before it has opened and closed would let it reappear.
+    if (!sink.closed) await new Promise((resolve) => sink.once('close', resolve));
     await rm(temp, { force: true });
   }
 }

@@ -102,7 +102,7 @@ async function checkInputs(deps: Deps, spec: MediaJobSpec, prefix = ''): Promise
   const parallelism = spec.options.parallelism;
   if (typeof parallelism === 'number' && parallelism > 1) {
     let info: MediaInfo | undefined;
-    await check(async () => (info = await deps.storage.probe(spec.input.path, 'input', deps.tools.ffprobe)), 'INVALID_INPUT', 'input', spec.input.path);
+    await check(async () => (info = await deps.storage.probe(spec.input.path, 'input', deps.tools)), 'INVALID_INPUT', 'input', spec.input.path);
     const why = info && splitInputRefusal(info);
     if (why) throw new ApiError(400, 'validation_error', 'INVALID_REQUEST', `${prefix}options.parallelism: cannot split this job: ${why}`, { field: `${prefix}options.parallelism`, value: parallelism });
   }
@@ -180,8 +180,8 @@ export function jobRoutes(app: FastifyInstance, deps: Deps): void {
     checkUploadFolders(spec, p);
     await checkInputs(deps, spec);
     // Wherever the input is: a storage path, an S3 object (presigned), a URL (fetched under the SSRF policy).
-    const info = await deps.storage.probe(spec.input.path, 'input', deps.tools.ffprobe).catch(toApiError);
-    const reference = spec.analyze ? await deps.storage.probe(spec.analyze.reference, 'reference', deps.tools.ffprobe).catch(toApiError) : undefined;
+    const info = await deps.storage.probe(spec.input.path, 'input', deps.tools).catch(toApiError);
+    const reference = spec.analyze ? await deps.storage.probe(spec.analyze.reference, 'reference', deps.tools).catch(toApiError) : undefined;
     const estimate = estimateJob(spec, info, reference);
     return { ...estimate, input: { duration_seconds: info.durationSeconds, width: info.video?.width ?? null, height: info.video?.height ?? null, video_codec: info.video?.codec ?? null, audio_codec: info.audio?.codec ?? null } };
   });

@@ -17,6 +17,7 @@ import { afterExit, defaultRetryPolicy, type RetryPolicy } from '../retry.ts';
 import { chunkSecondsOf, isSplitJob, splitEta, splitPercentage, type SplitPhase } from '../split.ts';
 import { isTerminal } from '../phases.ts';
 import type { JobRecord, Store } from './store.ts';
+import { WarmWorkers } from './warm-workers.ts';
 
 export interface LocalRuntimeOptions {
   store: Store;
@@ -34,6 +35,8 @@ export interface LocalRuntimeOptions {
   /** Traces each attempt as a span in the trace of the request that created the job. */
   tracer?: JobTracer | undefined;
   tickMs?: number;
+  /** Worker processes kept started and waiting for a job (see warm-workers.ts); default 0. */
+  spareWorkers?: number;
 }
 
 export interface JobTracer {
@@ -50,6 +53,8 @@ interface Running {
   split?: SplitRun | undefined;
   /** Set once the job has ended (failed while chunks still ran): their exits change nothing. */
   ended: boolean;
+  /** Set when a whole job's worker reported its completed result: its exit changes nothing. */
+  completed?: boolean;
 }
 
 /** The state of a split job between its stages. */
@@ -78,6 +83,11 @@ type Task = { kind: 'whole' } | { kind: 'plan' } | { kind: 'chunk'; index: numbe
 
 const now = () => new Date().toISOString();
 
+/** A worker's completed result as its event carries it (the shape is the worker's; checked lightly). */
+function isCompletedResult(r: unknown): r is WorkerResult {
+  return typeof r === 'object' && r !== null && (r as { status?: unknown }).status === 'completed' && Array.isArray((r as { outputs?: unknown }).outputs);
+}
+
 export class LocalRuntime {
   private readonly o: LocalRuntimeOptions & { retry: RetryPolicy; tickMs: number };
   private readonly running = new Map<string, Running>();
@@ -86,14 +96,24 @@ export class LocalRuntime {
   private ticking = false;
   private tickScheduled = false;
 
+  private readonly warm: WarmWorkers | undefined;
+
   constructor(options: LocalRuntimeOptions) {
     this.o = { retry: defaultRetryPolicy, tickMs: 500, ...options };
+    const spares = Math.min(options.spareWorkers ?? 0, options.limits.global);
+    this.warm = spares > 0 ? new WarmWorkers({ command: options.workerCommand, env: this.workerEnv(), spares, log: options.log }) : undefined;
     mkdirSync(this.o.workDir, { recursive: true });
+  }
+
+  /** What every worker process shares; a job's own variables are added to it. */
+  private workerEnv(): NodeJS.ProcessEnv {
+    return { ...process.env, ...this.o.env, KUBEFF_STORAGE_ROOT: this.o.storageRoot };
   }
 
   start(): void {
     this.recover();
     this.removeOrphanSplitFolders();
+    this.warm?.fill();
     this.timer = setInterval(() => this.tick(), this.o.tickMs);
     this.timer.unref();
     this.tick();
@@ -153,6 +173,7 @@ export class LocalRuntime {
   async stop(): Promise<void> {
     this.stopping = true;
     clearInterval(this.timer);
+    this.warm?.stop();
     const exits = [...this.running.values()].flatMap((r) => [...r.children]).map((child) => new Promise<void>((resolve) => {
       if (child.exitCode !== null || child.signalCode !== null) return resolve();
       // A worker that ignores SIGTERM is killed after a grace period: shutdown always ends.
@@ -254,17 +275,9 @@ export class LocalRuntime {
     const stageArgs = task.kind === 'whole' ? [] : task.kind === 'plan' ? ['--stage', 'plan', '--capacity', String(this.o.limits.global)] : task.kind === 'chunk' ? ['--stage', 'chunk', '--chunk-index', String(task.index)] : ['--stage', task.kind];
     const [cmd, ...args] = this.o.workerCommand as [string, ...string[]];
     // stdin stays open as a lifeline: if this process dies, the worker sees EOF and stops.
-    const child = spawn(cmd, [...args, '--job-id', job.id, '--result', resultPath, '--exit-with-parent', ...stageArgs], {
-      env: {
-        ...process.env,
-        ...this.o.env,
-        KUBEFF_SPEC: JSON.stringify(job.spec),
-        KUBEFF_STORAGE_ROOT: this.o.storageRoot,
-        KUBEFF_JOB_ID: job.id,
-        ...(job.traceparent ? { TRACEPARENT: job.traceparent } : {}),
-      },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const argv = ['--job-id', job.id, '--result', resultPath, '--exit-with-parent', ...stageArgs];
+    const jobEnv: Record<string, string> = { KUBEFF_SPEC: JSON.stringify(job.spec), KUBEFF_JOB_ID: job.id, ...(job.traceparent ? { TRACEPARENT: job.traceparent } : {}) };
+    const child = this.warm?.take(argv, jobEnv) ?? spawn(cmd, [...args, ...argv], { env: { ...this.workerEnv(), ...jobEnv }, stdio: ['pipe', 'pipe', 'pipe'] });
     run.children.add(child);
     const log = this.o.log.child({ jobId: job.id, attempt: run.attempt, task: name });
     if (task.kind !== 'whole') log.info('split stage started');
@@ -300,6 +313,8 @@ export class LocalRuntime {
         log.error({ err }, 'recording the worker result failed');
       }
       rmSync(resultPath, { force: true });
+      // A slot is free and its CPU with it: the time to start a spare for the next job.
+      this.warm?.fill();
       this.scheduleTick();
     });
   }
@@ -328,14 +343,35 @@ export class LocalRuntime {
       case 'log':
         this.emit(id, 'log', { line: e.line }, e.time);
         break;
+      case 'completed':
+        // The outputs are published and described: the job is done now, not when Node has
+        // finished tearing down (~10 ms later). A failure still waits for the exit code.
+        if (task.kind === 'whole' && isCompletedResult((e as { result?: unknown }).result)) {
+          run.completed = true;
+          run.span?.end('completed');
+          this.complete(run, (e as { result: WorkerResult }).result);
+        }
+        break;
       default:
-        break; // started/completed/failed: the exit code and result file are authoritative
+        break; // started/failed/cancelled: the exit code and result file are authoritative
     }
+  }
+
+  private complete(run: Running, result: WorkerResult): void {
+    const id = run.job.id;
+    const outputs = result.outputs;
+    const updated = this.o.store.updateStatus(id, dropUndefined({
+      phase: 'completed', stage: 'completed', progress: 100, etaSeconds: 0, completedAt: now(), outputs, metrics: result.metrics, acceleration: result.acceleration,
+      chunking: result.chunking ?? run.split?.chunking, verification: result.verification, quality: result.quality,
+    }));
+    if (updated) this.emit(id, 'complete', dropUndefined({ status: 'completed', output_path: outputs[0]?.path, outputs, metrics: result.metrics }));
+    this.o.log.child({ jobId: id, attempt: run.attempt }).info({ outputs: outputs.length, seconds: result.processingSeconds }, 'job completed');
   }
 
   private onWorkerExit(run: Running, code: number | null, signal: NodeJS.Signals | null, result: WorkerResult | undefined, stderr: string): void {
     const id = run.job.id;
     const log = this.o.log.child({ jobId: id, attempt: run.attempt });
+    if (run.completed) return; // settled when its completed result arrived
     run.span?.end(run.cancelRequested ? 'cancelled' : code === 0 ? 'completed' : `exit ${signal ?? code}`, result?.error?.message);
     if (run.cancelRequested) {
       log.info({ code }, 'job cancelled');
@@ -348,13 +384,7 @@ export class LocalRuntime {
     }
     const decision = afterExit(code, run.attempt, this.o.retry);
     if (decision.action === 'complete' && result) {
-      const outputs = result.outputs;
-      const updated = this.o.store.updateStatus(id, dropUndefined({
-        phase: 'completed', stage: 'completed', progress: 100, etaSeconds: 0, completedAt: now(), outputs, metrics: result.metrics, acceleration: result.acceleration,
-        chunking: result.chunking ?? run.split?.chunking, verification: result.verification, quality: result.quality,
-      }));
-      if (updated) this.emit(id, 'complete', dropUndefined({ status: 'completed', output_path: outputs[0]?.path, outputs, metrics: result.metrics }));
-      log.info({ outputs: outputs.length, seconds: result.processingSeconds }, 'job completed');
+      this.complete(run, result);
       return;
     }
     const error = result?.error ?? { code: 'PROCESSING_FAILED', message: `worker exited with ${signal ?? code}${stderr ? `: ${stderr.trim().split('\n').pop()}` : ''}`, retryable: true };
