@@ -389,7 +389,7 @@ async function upload(deps: Deps, req: FastifyRequest, reply: FastifyReply) {
   } finally {
     // Any failure (refusal, client gone, probe) leaves no partial file behind. The stream opens
     // its file asynchronously: removing before it has opened and closed would let it reappear.
-    if (!sink.closed) await new Promise((resolve) => sink.once('close', resolve));
+    if (!sink.closed) await new Promise<void>((resolve) => sink.once('close', () => resolve()));
     await rm(temp, { force: true });
   }
 }
