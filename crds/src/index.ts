@@ -8,3 +8,4 @@ export * from './normalize.ts';
 export * from './validate.ts';
 export * from './paths.ts';
 export * from './spec-check.ts';
+export * from './request.ts';

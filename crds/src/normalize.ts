@@ -32,18 +32,13 @@ import {
   type VideoSettings,
 } from './spec.ts';
 import { firstSpecError } from './spec-check.ts';
+import { AudioCodecAliases, SampleRateValues, VideoCodecAliases, WebhookEventAliases } from './request.ts';
 import { validateSpec } from './validate.ts';
 
 export type RequestKind = 'convert' | 'stream' | 'analyze';
 
-/** Codec names clients use that mean one of ours. */
-const videoCodecAliases: Record<string, (typeof VideoCodecValues)[number]> = {
-  avc: 'h264', x264: 'h264', libx264: 'h264', hevc: 'h265', x265: 'h265', libx265: 'h265',
-  'libvpx-vp9': 'vp9', 'libaom-av1': 'av1', libsvtav1: 'av1',
-};
-const audioCodecAliases: Record<string, (typeof AudioCodecValues)[number]> = {
-  libmp3lame: 'mp3', libopus: 'opus', libvorbis: 'vorbis', pcm_s16le: 'pcm', wav: 'pcm',
-};
+const videoCodecAliases: Record<string, (typeof VideoCodecValues)[number]> = VideoCodecAliases;
+const audioCodecAliases: Record<string, (typeof AudioCodecValues)[number]> = AudioCodecAliases;
 
 const optionKeys = ['priority', 'hardware_acceleration', 'webhook_url', 'webhook_events', 'timeout', 'timeout_seconds', 'presign_outputs', 'parallelism', 'chunk_seconds', 'verify', 'quality_gate'];
 
@@ -155,7 +150,7 @@ function readOptions(f: Fields, body: JsonObject): JobOptions {
     const ev = opts['webhook_events'];
     if (!Array.isArray(ev)) f.add('INVALID_REQUEST', field('webhook_events'), `must be an array, got ${describe(ev)}`);
     else {
-      const aliases: Record<string, string> = { completed: 'complete', failed: 'error', failure: 'error', start: 'started', cancel: 'cancelled' };
+      const aliases: Record<string, string> = WebhookEventAliases;
       const events = ev.map((e, i) =>
         f.oneOf(typeof e === 'string' ? (aliases[e] ?? e) : e, `${field('webhook_events')}[${i}]`, 'INVALID_REQUEST', WebhookEventValues),
       );
@@ -272,8 +267,7 @@ function readAudio(f: Fields, v: unknown, field: string): AudioSettings | undefi
   if (v['bitrate'] !== undefined) out.bitrate = readBitrate(f, v['bitrate'], `${field}.bitrate`, 'INVALID_OUTPUT', Limits.maxAudioBitrate);
   if (v['channels'] !== undefined) out.channels = f.number(v['channels'], `${field}.channels`, 'INVALID_OUTPUT', { min: 1, max: 8, integer: true });
   if (v['sample_rate'] !== undefined) {
-    const rates = ['8000', '16000', '22050', '24000', '32000', '44100', '48000', '96000'] as const;
-    out.sampleRate = f.oneOf(sampleRateText(v['sample_rate']), `${field}.sample_rate`, 'INVALID_OUTPUT', rates);
+    out.sampleRate = f.oneOf(sampleRateText(v['sample_rate']), `${field}.sample_rate`, 'INVALID_OUTPUT', SampleRateValues);
   }
   if (v['normalize'] !== undefined) out.normalize = f.boolean(v['normalize'], `${field}.normalize`, 'INVALID_OUTPUT');
   return dropUndefined(out);
@@ -440,7 +434,7 @@ function readOperation(f: Fields, raw: unknown, field: string, acc: ConvertAccum
       if (p['pixel_format'] !== undefined) v.pixelFormat = f.oneOf(p['pixel_format'], at('pixel_format'), 'INVALID_OPERATION', PixelFormatValues);
       if (p['profile'] !== undefined) v.profile = f.oneOf(p['profile'], at('profile'), 'INVALID_OPERATION', ProfileValues);
       if (p['channels'] !== undefined) a.channels = num('channels', { min: 1, max: 8, integer: true });
-      if (p['sample_rate'] !== undefined) a.sampleRate = f.oneOf(sampleRateText(p['sample_rate']), at('sample_rate'), 'INVALID_OPERATION', ['8000', '16000', '22050', '24000', '32000', '44100', '48000', '96000'] as const);
+      if (p['sample_rate'] !== undefined) a.sampleRate = f.oneOf(sampleRateText(p['sample_rate']), at('sample_rate'), 'INVALID_OPERATION', SampleRateValues);
       return;
     }
     case 'filter':
@@ -719,10 +713,34 @@ function normalizeAnalyze(f: Fields, body: JsonObject): MediaJobSpec | undefined
       metrics = read.every((x) => x !== undefined) ? [...new Set(read as AnalyzeSpec['metrics'])] : undefined;
     }
   }
-  const path = body['output'] === undefined ? undefined : checkOutputLocation(f, isObject(body['output']) ? body['output']['path'] : body['output'], 'output', 'INVALID_OUTPUT');
+  if (isObject(body['output'])) f.known(body['output'], 'output', ['path'], 'INVALID_OUTPUT');
+  const path = body['output'] === undefined ? undefined : checkOutputLocation(f, isObject(body['output']) ? body['output']['path'] : body['output'], isObject(body['output']) ? 'output.path' : 'output', 'INVALID_OUTPUT');
   const options = readOptions(f, body);
   if (!input || !reference || !metrics) return undefined;
   const analyze: AnalyzeSpec = { reference, metrics };
   if (path) analyze.path = stripTrailingSlash(path);
   return { type: 'analyze', input: { path: input }, operations: [], analyze, options };
+}
+
+/** A batch request's own fields; its jobs are normalized one by one (their errors prefixed). */
+export interface BatchRequestFields {
+  jobs: unknown[];
+  name?: string;
+  validateFiles: boolean;
+}
+
+export function readBatchRequest(body: unknown): BatchRequestFields {
+  const f = new Fields();
+  if (!isObject(body)) {
+    f.add('INVALID_REQUEST', 'body', `must be a JSON object, got ${describe(body)}`);
+    throw new SpecError(f.issues);
+  }
+  f.known(body, '', ['jobs', 'batch_name', 'validate_files']);
+  const jobs = body['jobs'];
+  if (!Array.isArray(jobs)) f.add('INVALID_REQUEST', 'jobs', jobs === undefined ? 'is required: a list of job requests' : `must be an array, got ${describe(jobs)}`);
+  else if (jobs.length === 0 || jobs.length > 100) f.add('INVALID_REQUEST', 'jobs', 'must have 1 to 100 jobs', { value: jobs.length });
+  const name = body['batch_name'] === undefined ? undefined : f.string(body['batch_name'], 'batch_name', 'INVALID_REQUEST', { max: 200 });
+  const validateFiles = body['validate_files'] === undefined ? true : f.boolean(body['validate_files'], 'validate_files', 'INVALID_REQUEST');
+  if (f.issues.length > 0 || !Array.isArray(jobs)) throw new SpecError(f.issues);
+  return { jobs, validateFiles: validateFiles !== false, ...(name !== undefined ? { name } : {}) };
 }

@@ -2,12 +2,15 @@
 // Order of concerns per request: request id -> auth -> rate limit -> idempotency -> route.
 import { createHash } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import { AjvCompiler } from '@fastify/ajv-compiler';
+import type { Options as AjvOptions } from 'ajv';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
 import { presentedKey } from './auth.ts';
 import type { Deps } from './deps.ts';
 import { ApiError, errorHandler } from './errors.ts';
 import { RateLimiter } from './rate-limit.ts';
+import { RouteMethods } from './route-methods.ts';
 import { adminRoutes } from './routes/admin.ts';
 import { healthRoutes } from './routes/health.ts';
 import { jobRoutes } from './routes/jobs.ts';
@@ -17,6 +20,19 @@ declare module 'fastify' {
     /** Set for a POST with an Idempotency-Key this replica has not answered yet; `bodyHash` identifies the request. */
     idempotency: { owner: string; key: string; bodyHash: string } | undefined;
   }
+}
+
+const coercingPool = AjvCompiler();
+const strictPool = AjvCompiler();
+/**
+ * Query strings and path parameters arrive as text, so their numbers and booleans are coerced
+ * (`?page=2`); JSON bodies carry real types and are never coerced: `{"name": false}` is refused,
+ * not turned into a key named "false".
+ */
+function typedBodies(external: Parameters<typeof coercingPool>[0], options?: { customOptions?: AjvOptions; plugins?: NonNullable<Parameters<typeof coercingPool>[1]>['plugins'] }) {
+  const coercing = coercingPool(external, options);
+  const strict = strictPool(external, { ...options, customOptions: { ...options?.customOptions, coerceTypes: false } });
+  return (route: Parameters<typeof coercing>[0]) => (route.httpPart === 'body' ? strict(route) : coercing(route));
 }
 
 /** Paths anyone may call without a key. */
@@ -41,13 +57,23 @@ export async function buildApp(deps: Deps, opts: AppOptions = {}): Promise<Fasti
     // One access line per request (below) instead of Fastify's two: half the log volume.
     logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    schemaController: { compilersFactory: { buildValidator: typedBodies } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as FastifyInstance;
 
   app.decorateRequest('principal', undefined);
   app.decorateRequest('idempotency', undefined);
   app.setErrorHandler(errorHandler);
+  const known = new RouteMethods();
+  app.addHook('onRoute', (route) => known.add(route.method, route.url ?? route.path));
   app.setNotFoundHandler((req, reply) => {
-    errorHandler(new ApiError(404, 'not_found', 'NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`), req, reply);
+    const path = req.url.split('?')[0] ?? '';
+    const allow = known.allowed(path);
+    if (allow.length > 0) {
+      const err = new ApiError(405, 'validation_error', 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${path}; use ${allow.join(', ')}`, { field: 'method', value: req.method, allowed: allow }, { allow: allow.join(', ') });
+      errorHandler(err, req, reply);
+      return;
+    }
+    errorHandler(new ApiError(404, 'not_found', 'NOT_FOUND', `no route ${req.method} ${path}`), req, reply);
   });
 
   const limiter = new RateLimiter(deps.config.limits);

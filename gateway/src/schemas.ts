@@ -1,6 +1,7 @@
 // Request and response schemas of the HTTP API (TypeBox). Responses are serialized through
 // them, so nothing outside a schema (an internal field) can leak into a reply.
-import Type, { type TSchema } from 'typebox';
+import Type from 'typebox';
+import { AnalyzeRequest, AnyJobRequest, BatchRequest, ConvertRequest, StreamRequest } from '../../crds/src/request.ts';
 import { Acceleration, ChunkCounts, Chunking, JobError, Metrics, OutputFile, PhaseValues, QualityResult, Verification } from '../../crds/src/status.ts';
 import { literals } from '../../crds/src/spec.ts';
 
@@ -16,17 +17,6 @@ export const ErrorResponse = Type.Object({
     request_id: Type.String(),
   }),
 }, { description: "The reference's error envelope" });
-
-/**
- * A job request in any of the reference's forms. Kept permissive here on purpose: the normalizer
- * reads every form and names the exact field of each mistake, which a schema error cannot.
- */
-const requestFields = {
-  input: Type.Optional(Type.Unknown({ description: 'A /storage/ path, or {"path": ...}' })),
-  output: Type.Optional(Type.Unknown({ description: 'A format ("mp4"), a path, or {path, format, video, audio}' })),
-  operations: Type.Optional(Type.Array(Type.Unknown(), { description: 'Operations, fields flat or under "params"' })),
-  options: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'priority, hardware_acceleration, webhook_url, webhook_events, timeout_seconds, presign_outputs, parallelism, chunk_seconds, verify, quality_gate {vmaf_min, psnr_min, ssim_min, on_fail}' })),
-};
 
 /** The reference's own examples, shown in /docs for each kind of request. */
 const examples = {
@@ -49,18 +39,16 @@ const examples = {
   estimate: [{ input: '/storage/input/video.mp4', output: 'mp4', operations: [{ type: 'resize', resolution: '4k' }] }],
 };
 
+/**
+ * A job request body, with the reference's examples for /docs. The schemas document every form
+ * the normalizer accepts; the normalizer is still what validates (see crds/src/request.ts).
+ */
 export function jobRequestBody(kind: keyof typeof examples) {
-  const extra: Record<string, TSchema> = kind === 'stream'
-    ? {
-      type: Type.Optional(Type.Unknown({ description: 'hls or dash' })),
-      variants: Type.Optional(Type.Unknown({ description: 'A list of {resolution, bitrate, name}, or "auto": a ladder built from the content (max_variants, min_bitrate, max_bitrate)' })),
-      segment_duration: Type.Optional(Type.Unknown()),
-    }
-    : kind === 'analyze'
-      ? { reference: Type.Optional(Type.Unknown({ description: 'A /storage/ path' })), metrics: Type.Optional(Type.Array(Type.Unknown(), { description: 'vmaf, psnr, ssim' })) }
-      : {};
-  return Type.Object({ ...requestFields, ...extra }, { additionalProperties: true, examples: examples[kind] });
+  const schema = { convert: ConvertRequest, stream: StreamRequest, analyze: AnalyzeRequest, estimate: AnyJobRequest }[kind];
+  return { ...schema, examples: examples[kind] };
 }
+
+export const BatchRequestBody = { ...BatchRequest, examples: [{ batch_name: 'two formats', jobs: [examples.convert[0], { input: '/storage/input/video.mov', output: 'webm' }] }] };
 
 export const Links = Type.Object({ self: Type.String(), events: Type.String(), logs: Type.String() });
 

@@ -8,6 +8,7 @@ import { SpecError, ErrorCodes, type ErrorCode, type SpecIssue } from '../../crd
 import { parseBitrate, formatBitrate } from '../../crds/src/bitrate.ts';
 import { parseResolution } from '../../crds/src/resolution.ts';
 import { MediaJobSpec, Limits } from '../../crds/src/spec.ts';
+import { AnalyzeRequest, ConvertRequest, StreamRequest } from '../../crds/src/request.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -31,7 +32,19 @@ function accept(kind: RequestKind, body: unknown): MediaJobSpec {
     throw e;
   }
   expect(Value.Check(MediaJobSpec, spec), `the normalized spec must satisfy the canonical schema: ${JSON.stringify(spec)}`).toBe(true);
+  // The documented request schema (OpenAPI) must never be stricter than the normalizer. Letter
+  // case is the one leniency the schemas leave out (they list canonical names), hence the copy.
+  const documented = { convert: ConvertRequest, stream: StreamRequest, analyze: AnalyzeRequest }[kind];
+  const errors = [...Value.Errors(documented, lowerCased(body))].slice(0, 3).map((e) => `${e.instancePath}: ${e.message}`);
+  expect(errors, `the ${kind} request schema refuses a body the normalizer accepts: ${JSON.stringify(body)}`).toEqual([]);
   return spec;
+}
+
+function lowerCased(v: unknown): unknown {
+  if (typeof v === 'string') return v.toLowerCase();
+  if (Array.isArray(v)) return v.map(lowerCased);
+  if (typeof v === 'object' && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, lowerCased(x)]));
+  return v;
 }
 
 /** Normalizes a request that must be refused and returns the SpecError. */

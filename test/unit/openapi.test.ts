@@ -86,3 +86,65 @@ describe('the generated document', () => {
     expect(res.body).not.toMatch(/~kind|~optional/);
   });
 });
+
+describe('the documented job requests', () => {
+  let s: Standalone;
+  const dirs = [mkdtempSync(join(tmpdir(), 'kubeff-oa-')), mkdtempSync(join(tmpdir(), 'kubeff-oa-data-'))] as const;
+  beforeAll(async () => {
+    s = await startStandalone(configFromEnv({ PORT: '0', KUBEFF_STORAGE_ROOT: dirs[0], KUBEFF_DATA_DIR: dirs[1], KUBEFF_API_KEYS: 'ck', KUBEFF_ADMIN_KEYS: 'ak', LOG_LEVEL: 'warn' }), { plugins: [openapiPlugin] });
+    await s.app.ready();
+  });
+  afterAll(async () => {
+    await s.close();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  type Schema = { type?: string; properties?: Record<string, Schema>; anyOf?: Schema[]; items?: Schema; enum?: unknown[]; required?: string[]; additionalProperties?: boolean };
+  const body = (path: string): Schema => {
+    const doc = s.app.swagger() as unknown as { paths: Record<string, { post: { requestBody: { content: { 'application/json': { schema: Schema } } } } }> };
+    return doc.paths[path]!.post.requestBody.content['application/json'].schema;
+  };
+
+  it.each(['/api/v1/convert', '/api/v1/stream', '/api/v1/analyze'])('types %s with no untyped field left and unknown fields refused', (path) => {
+    const untyped: string[] = [];
+    const walk = (x: Schema, at: string) => {
+      if (typeof x !== 'object' || x === null) return;
+      if (!x.type && !x.anyOf && !x.enum && !('const' in x)) untyped.push(at);
+      if (x.type === 'object' && x.additionalProperties !== false) untyped.push(`${at} (open object)`);
+      for (const [k, v] of Object.entries(x.properties ?? {})) walk(v, `${at}.${k}`);
+      (x.anyOf ?? []).forEach((v, i) => walk(v, `${at}|${i}`));
+      if (x.items) walk(x.items, `${at}[]`);
+    };
+    walk(body(path), 'body');
+    expect(untyped, 'every field has a type').toEqual([]);
+  });
+
+  it('documents operations as a union discriminated on type, each with its fields flat and under params', () => {
+    const ops = body('/api/v1/convert').properties!['operations']!.items!.anyOf!;
+    const types = ops.flatMap((o) => {
+      const t = o.properties!['type']!;
+      return t.enum ?? t.anyOf?.flatMap((x) => x.enum ?? []) ?? [];
+    });
+    expect(new Set(types).size, 'each type names one variant').toBe(types.length);
+    expect(types).toEqual(expect.arrayContaining(['trim', 'resize', 'scale', 'crop', 'watermark', 'transcode', 'thumbnail_grid']));
+    for (const o of ops) {
+      const { type: _t, params, ...flat } = o.properties!;
+      expect(Object.keys(params!.properties!).sort(), `params of ${JSON.stringify(o.properties!['type'])}`).toEqual(Object.keys(flat).sort());
+    }
+  });
+
+  it('documents every shorthand of input and output', () => {
+    const convert = body('/api/v1/convert');
+    expect(convert.required).toEqual(expect.arrayContaining(['input', 'output']));
+    const input = convert.properties!['input']!.anyOf!;
+    expect(input.map((x) => x.type)).toEqual(['string', 'object']);
+    const output = convert.properties!['output']!.anyOf!;
+    expect(output[0]!.anyOf?.flatMap((x) => x.enum ?? [])).toContain('mp4');
+    expect(output.map((x) => x.type ?? 'enum')).toEqual(['enum', 'string', 'object']);
+  });
+
+  it('documents estimate and batch items as any of the three job requests', () => {
+    expect(body('/api/v1/estimate').anyOf).toHaveLength(3);
+    expect(body('/api/v1/batch').properties!['jobs']!.items!.anyOf).toHaveLength(3);
+  });
+});

@@ -4,7 +4,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import Type from 'typebox';
-import { normalizeRequest, type RequestKind } from '../../../crds/src/normalize.ts';
+import { normalizeRequest, readBatchRequest, type RequestKind } from '../../../crds/src/normalize.ts';
 import { SpecError } from '../../../crds/src/errors.ts';
 import type { MediaJobSpec } from '../../../crds/src/spec.ts';
 import { PhaseValues, type Phase } from '../../../crds/src/status.ts';
@@ -20,7 +20,7 @@ import { streamJobEvents, lastEventId } from '../sse.ts';
 import { jobDetail, jobSummary } from '../views.ts';
 import { assertWebhookUrl } from '../webhooks/url-guard.ts';
 import { jobTraceContext } from '../tracing.ts';
-import { ErrorResponse, EstimateResponse, JobDetail, JobList, jobRequestBody, JobSummaryResponse, BatchResponse } from '../schemas.ts';
+import { ErrorResponse, EstimateResponse, JobDetail, JobList, jobRequestBody, JobSummaryResponse, BatchResponse, BatchRequestBody } from '../schemas.ts';
 
 const IdParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$' }) });
 
@@ -145,6 +145,12 @@ function checkQuota(deps: Deps, owner: string, adding: number): void {
   }
 }
 
+/**
+ * Job bodies are documented by their schemas (crds/src/request.ts) but validated by the
+ * normalizer, which names the exact field of every mistake and suggests a fix.
+ */
+const normalizerValidates = () => () => true;
+
 const responses = <T extends Record<number, unknown>>(ok: T) => ({ ...ok, 400: ErrorResponse, 401: ErrorResponse, 404: ErrorResponse, 409: ErrorResponse, 422: ErrorResponse, 429: ErrorResponse });
 
 export function jobRoutes(app: FastifyInstance, deps: Deps): void {
@@ -166,6 +172,7 @@ export function jobRoutes(app: FastifyInstance, deps: Deps): void {
   for (const kind of ['convert', 'stream', 'analyze'] as const) {
     app.post(`/api/v1/${kind}`, {
       schema: { tags: ['jobs'], summary: `Create a ${kind} job`, body: jobRequestBody(kind), response: responses({ 201: JobSummaryResponse }) },
+      validatorCompiler: normalizerValidates,
     }, async (req, reply) => {
       const out = await submit(kind)(req);
       return reply.status(201).send(out);
@@ -174,6 +181,7 @@ export function jobRoutes(app: FastifyInstance, deps: Deps): void {
 
   app.post('/api/v1/estimate', {
     schema: { tags: ['jobs'], summary: 'Estimate time, size and resources of a job without creating it', body: jobRequestBody('estimate'), response: responses({ 200: EstimateResponse }) },
+    validatorCompiler: normalizerValidates,
   }, async (req) => {
     const p = principalOf(req);
     const spec = normalizeRequest(kindOf(req.body), req.body);
@@ -190,12 +198,13 @@ export function jobRoutes(app: FastifyInstance, deps: Deps): void {
     schema: {
       tags: ['jobs'],
       summary: 'Create up to 100 jobs at once',
-      body: Type.Object({ jobs: Type.Array(Type.Unknown(), { minItems: 1, maxItems: 100 }), batch_name: Type.Optional(Type.String({ maxLength: 200 })), validate_files: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+      body: BatchRequestBody,
       response: responses({ 201: BatchResponse }),
     },
+    validatorCompiler: normalizerValidates,
   }, async (req, reply) => {
     const p = principalOf(req);
-    const body = req.body as { jobs: unknown[]; batch_name?: string; validate_files?: boolean };
+    const body = readBatchRequest(req.body);
     const specs: MediaJobSpec[] = [];
     const issues: SpecError['issues'][number][] = [];
     body.jobs.forEach((item, i) => {
@@ -211,11 +220,11 @@ export function jobRoutes(app: FastifyInstance, deps: Deps): void {
       if (s.options.webhookUrl) await assertWebhookUrl(deps.config, s.options.webhookUrl, `jobs[${i}].options.webhook_url`);
       checkUploadFolders(s, p, `jobs[${i}].`);
     }
-    if (body.validate_files !== false) for (const [i, s] of specs.entries()) await checkInputs(deps, s, `jobs[${i}].`);
+    if (body.validateFiles) for (const [i, s] of specs.entries()) await checkInputs(deps, s, `jobs[${i}].`);
     checkQuota(deps, p.keyId, specs.length);
     const batchId = randomUUID();
     const createdAt = new Date().toISOString();
-    deps.store.createBatch(batchId, p.keyId, body.batch_name, createdAt);
+    deps.store.createBatch(batchId, p.keyId, body.name, createdAt);
     const trace = jobTraceContext(req);
     const jobs = specs.map((s) => newJob(s, p.keyId, batchId, trace));
     await Promise.all(jobs.map((j) => deps.runtime.submit(j)));
