@@ -3,7 +3,7 @@
 // progress event carries the worker's own timestamp (`time`); the client notes when it arrives
 // (same machine, same clock). Run after `bash test/cluster/build.sh` and `npm run build`:
 //   node test/bench/cluster-progress.ts [jobs=3]
-import { SseParser } from '../../gateway/src/cli/sse.ts';
+import { SseParser } from '../../sdk/src/sse-parser.ts';
 import { makeSource } from '../support/media.ts';
 import { startStack } from '../cluster/stack.ts';
 

@@ -12,7 +12,7 @@ import { ffmpegBin, ffprobe, makeSource, makeStorage, videoStream, type StorageR
 
 const repo = join(import.meta.dirname, '..', '..');
 const nodeBin = join(repo, 'node_modules', '.bin', 'node');
-const cliEntry = join(repo, 'gateway', 'src', 'cli.ts');
+const cliEntry = join(repo, 'cli', 'src', 'cli.ts');
 const adminKey = 'admin-key-1';
 const clientKey = 'client-key-1';
 const clip = '/storage/input/clip.mp4'; // 640x360, 25 fps, 6 s, stereo

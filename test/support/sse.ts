@@ -1,5 +1,5 @@
 // Reading a job's server-sent events over a real connection, with the CLI's own SSE parser.
-import { SseParser, type SseEvent } from '../../gateway/src/cli/sse.ts';
+import { SseParser, type SseEvent } from '../../sdk/src/sse-parser.ts';
 
 export type { SseEvent };
 

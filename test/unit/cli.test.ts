@@ -1,12 +1,13 @@
 // The CLI's pure parts: command splitting, request bodies from flags, error and progress display.
 import { describe, expect, it } from 'vitest';
-import { parseCommandArgs, splitCommand } from '../../gateway/src/cli/args.ts';
-import { describeError, HttpError, normalizeBaseUrl, UsageError } from '../../gateway/src/cli/client.ts';
-import { shQuote } from '../../gateway/src/cli/format.ts';
-import { analyzeBody, convertBody, streamBody, submitCommands } from '../../gateway/src/cli/jobs.ts';
+import { parseCommandArgs, splitCommand } from '../../cli/src/args.ts';
+import { describeError, normalizeBaseUrl, UsageError } from '../../cli/src/errors.ts';
+import { shQuote } from '../../cli/src/format.ts';
+import { analyzeBody, convertBody, streamBody, submitCommands } from '../../cli/src/jobs.ts';
 import { normalizeRequest } from '../../crds/src/normalize.ts';
-import { keyIdCandidates } from '../../gateway/src/cli/keys.ts';
-import { ProgressReporter } from '../../gateway/src/cli/progress.ts';
+import { keyIdCandidates } from '../../cli/src/keys.ts';
+import { ProgressReporter } from '../../cli/src/progress.ts';
+import { KubeffError } from '../../sdk/src/index.ts';
 
 const isGroup = (w: string) => w === 'keys' || w === 'jobs' || w === 'help';
 
@@ -97,15 +98,22 @@ describe('request bodies from flags', () => {
 
 describe('errors and configuration', () => {
   it('shows the API\'s code, message, field, allowed values and suggestion', () => {
-    const err = new HttpError(400, {
-      error: {
-        type: 'validation_error',
-        code: 'INVALID_CODEC_FORMAT',
-        message: "output.video.codec: Codec 'vp9' is incompatible with format 'mp4'",
-        details: { field: 'output.video.codec', value: 'vp9', allowed: ['h264', 'h265'], suggestion: "Use 'webm'" },
-        request_id: 'req_1',
+    const err = new KubeffError({
+      status: 400,
+      envelope: {
+        error: {
+          type: 'validation_error',
+          code: 'INVALID_CODEC_FORMAT',
+          message: "output.video.codec: Codec 'vp9' is incompatible with format 'mp4'",
+          details: { field: 'output.video.codec', value: 'vp9', allowed: ['h264', 'h265'], suggestion: "Use 'webm'" },
+          doc_url: 'https://example.invalid/errors#INVALID_CODEC_FORMAT',
+          request_id: 'req_1',
+        },
       },
-    }, 'HTTP 400');
+      fallbackMessage: 'HTTP 400',
+      method: 'POST',
+      url: 'http://127.0.0.1:8000/api/v1/convert',
+    });
     expect(describeError(err)).toBe([
       "HTTP 400 INVALID_CODEC_FORMAT: output.video.codec: Codec 'vp9' is incompatible with format 'mp4'",
       '  field: output.video.codec',

@@ -1,9 +1,11 @@
-// The CLI's server-sent-events client: the parser on every way a stream can be cut into chunks,
+// The SDK's server-sent-events client: the parser on every way a stream can be cut into chunks,
 // and the follower's resume-after-drop against a small local server (127.0.0.1 only).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { followEvents, SseParser, StreamHttpError, type SseEvent } from '../../gateway/src/cli/sse.ts';
+import { followEventStream, type EventStreamOptions } from '../../sdk/src/event-stream.ts';
+import { KubeffError, KubeffNetworkError } from '../../sdk/src/errors.ts';
+import { SseParser, type SseEvent } from '../../sdk/src/sse-parser.ts';
 
 function parseAll(chunks: string[]): { events: SseEvent[]; parser: SseParser } {
   const parser = new SseParser();
@@ -117,7 +119,17 @@ describe('SseParser', () => {
   });
 });
 
-describe('followEvents', () => {
+/** Reads the stream until an event `isFinal` accepts; every event seen, in order, and that one. */
+async function followEvents(o: Omit<EventStreamOptions, 'fetch' | 'headers'> & { headers?: Record<string, string>; isFinal: (e: SseEvent) => boolean }): Promise<{ got: SseEvent[]; final: SseEvent }> {
+  const got: SseEvent[] = [];
+  for await (const e of followEventStream({ ...o, headers: o.headers ?? {}, fetch: (url, init) => fetch(url, init) })) {
+    got.push(e);
+    if (o.isFinal(e)) return { got, final: e };
+  }
+  throw new Error(`the stream ended without a final event after ${got.length} events`);
+}
+
+describe('followEventStream', () => {
   let server: Server | undefined;
   afterEach(async () => {
     if (server) {
@@ -157,12 +169,10 @@ describe('followEvents', () => {
       }
       res.end();
     });
-    const got: SseEvent[] = [];
     const reconnects: string[] = [];
-    const final = await followEvents({
+    const { got, final } = await followEvents({
       url,
       headers: { 'x-api-key': 'k' },
-      onEvent: (e) => got.push(e),
       isFinal: (e) => e.event === 'complete',
       onReconnect: (r) => reconnects.push(r.reason),
     });
@@ -182,7 +192,7 @@ describe('followEvents', () => {
       if (calls === 1) res.end(ev(1, 'progress', { percentage: 50 }));
       else res.end(req.headers['last-event-id'] === '1' ? ev(2, 'error', { status: 'failed' }) : ev(1, 'progress', { percentage: 50 }));
     });
-    const final = await followEvents({ url, headers: {}, onEvent: () => undefined, isFinal: (e) => e.event === 'error' });
+    const { final } = await followEvents({ url, isFinal: (e) => e.event === 'error' });
     expect(final.event).toBe('error');
     expect(calls).toBe(2);
   });
@@ -194,21 +204,25 @@ describe('followEvents', () => {
       res.writeHead(503, { 'content-type': 'application/json' });
       res.end('{"error":{"message":"unavailable"}}');
     });
-    await expect(followEvents({ url, headers: {}, onEvent: () => undefined, isFinal: () => true, maxRetries: 3, retryDelayMs: 5 })).rejects.toThrow(/after 3 reconnection attempts: HTTP 503/);
+    const err = await followEvents({ url, isFinal: () => true, maxRetries: 3, retryDelayMs: 5 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KubeffNetworkError);
+    expect((err as KubeffNetworkError).reason).toBe('stream_lost');
+    expect((err as Error).message).toMatch(/after 3 reconnection attempts: HTTP 503/);
     expect(calls).toBe(4);
   });
 
-  it('does not retry an answer that retrying cannot change (404)', async () => {
+  it('does not retry an answer that retrying cannot change (404), and reports it with the API\'s envelope', async () => {
     let calls = 0;
     const url = await serve((_req, res) => {
       calls++;
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end('{"error":{"code":"JOB_NOT_FOUND","message":"Job not found"}}');
     });
-    const err = await followEvents({ url, headers: {}, onEvent: () => undefined, isFinal: () => true, retryDelayMs: 5 }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(StreamHttpError);
-    expect((err as StreamHttpError).status).toBe(404);
-    expect((err as StreamHttpError).body).toContain('JOB_NOT_FOUND');
+    const err = await followEvents({ url, isFinal: () => true, retryDelayMs: 5 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KubeffError);
+    expect((err as KubeffError).status).toBe(404);
+    expect((err as KubeffError).code).toBe('JOB_NOT_FOUND');
+    expect((err as KubeffError).retryable).toBe(false);
     expect(calls).toBe(1);
   });
 
@@ -221,9 +235,22 @@ describe('followEvents', () => {
       if (calls === 1) res.flushHeaders();
       else res.end(`retry: 10\n\n${ev(1, 'complete', { status: 'completed' })}`);
     });
-    const final = await followEvents({ url, headers: {}, onEvent: () => undefined, isFinal: (e) => e.event === 'complete', idleTimeoutMs: 150, retryDelayMs: 10 });
+    const { final } = await followEvents({ url, isFinal: (e) => e.event === 'complete', idleTimeoutMs: 150, retryDelayMs: 10 });
     expect(final.event).toBe('complete');
     expect(calls).toBe(2);
+  });
+
+  it('refuses an answer that is not an event stream, without retrying', async () => {
+    let calls = 0;
+    const url = await serve((_req, res) => {
+      calls++;
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<html>a proxy page</html>');
+    });
+    const err = await followEvents({ url, isFinal: () => true, retryDelayMs: 5 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KubeffNetworkError);
+    expect((err as KubeffNetworkError).reason).toBe('bad_response');
+    expect(calls).toBe(1);
   });
 
   it('stops when its signal is aborted', async () => {
@@ -233,6 +260,21 @@ describe('followEvents', () => {
     });
     const ctrl = new AbortController();
     setTimeout(() => ctrl.abort(new Error('stop')), 50);
-    await expect(followEvents({ url, headers: {}, onEvent: () => undefined, isFinal: () => false, signal: ctrl.signal })).rejects.toThrow('stop');
+    await expect(followEvents({ url, isFinal: () => false, signal: ctrl.signal })).rejects.toThrow('stop');
+  });
+
+  it('closes the connection when the consumer stops iterating', async () => {
+    let closed = false;
+    const url = await serve((req, res) => {
+      res.writeHead(200, sseHead);
+      res.write(ev(1, 'progress', { percentage: 1 }));
+      req.on('close', () => (closed = true));
+    });
+    for await (const e of followEventStream({ url, headers: {}, fetch: (u, i) => fetch(u, i) })) {
+      expect(e.id).toBe('1');
+      break;
+    }
+    for (let i = 0; i < 100 && !closed; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(closed, 'the server saw the connection close after the consumer broke out').toBe(true);
   });
 });

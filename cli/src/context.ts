@@ -1,7 +1,7 @@
 // What every command gets: where to write, the configured server and key, and the output mode.
 import type { ParseArgsOptionsConfig } from 'node:util';
 import type { Parsed } from './args.ts';
-import type { ApiClient } from './client.ts';
+import type { KubeffClient } from '../../sdk/src/index.ts';
 
 /** Exit statuses: scripts branch on these. */
 export const Exit = {
@@ -30,8 +30,8 @@ export interface Io {
 export interface Ctx {
   io: Io;
   json: boolean;
-  /** The API client, built on first use (so help and --dry-run never need a server). */
-  client(): ApiClient;
+  /** The SDK's client, built on first use (so help and --dry-run never need a server). */
+  client(): KubeffClient;
   out(s: string): void;
   err(s: string): void;
   /** One JSON document on stdout: the whole output in --json mode. */

@@ -5,16 +5,14 @@
 import { readFile } from 'node:fs/promises';
 import type { ParseArgsOptionsConfig } from 'node:util';
 import { flag, list, num, positionalCount, str, type Parsed, type Values } from './args.ts';
-import { HttpError, isEnvelope, UsageError } from './client.ts';
+import type { AnalyzeRequest, ConvertRequest, Job, JobEvent, JobListQuery, JobSummary, KubeffClient, StreamRequest, SubmitOptions } from '../../sdk/src/index.ts';
 import { Exit, type Command, type Ctx } from './context.ts';
-import { describeJob, jobsTable, type JobView } from './format.ts';
+import { UsageError } from './errors.ts';
+import { describeJob, jobsTable } from './format.ts';
 import { ProgressReporter, type ProgressData } from './progress.ts';
-import { followEvents, StreamHttpError, type SseEvent } from './sse.ts';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type JsonObject = { [k: string]: Json };
-
-const finalEvents = new Set(['complete', 'error', 'cancelled']);
 
 /** Options of every submit command. */
 const submitOptions = {
@@ -223,6 +221,16 @@ function waitTimeoutMs(v: Values): number | undefined {
   return s * 1000;
 }
 
+/**
+ * The SDK's submit calls, taking any body: the server validates every request (one source of
+ * truth, with the field at fault named), so the CLI forwards what was built or written as it is.
+ */
+const submitters: Record<'convert' | 'stream' | 'analyze', (c: KubeffClient, body: unknown, o: SubmitOptions) => Promise<JobSummary>> = {
+  convert: (c, body, o) => c.convert(body as ConvertRequest, o),
+  stream: (c, body, o) => c.stream(body as StreamRequest, o),
+  analyze: (c, body, o) => c.analyze(body as AnalyzeRequest, o),
+};
+
 function submitCommand(kind: 'convert' | 'stream' | 'analyze', o: { usage: string; summary: string; positionals: [number, number]; options: ParseArgsOptionsConfig; help: string; build: (p: Parsed) => JsonObject }): Command {
   return {
     path: kind,
@@ -249,10 +257,9 @@ function submitCommand(kind: 'convert' | 'stream' | 'analyze', o: { usage: strin
         return Exit.ok;
       }
       const idem = str(p.values, 'idempotency-key');
-      const { body: res } = await ctx.client().request<{ job: JobView }>('POST', `/${kind}`, { body, ...(idem ? { headers: { 'idempotency-key': idem } } : {}) });
-      const job = res.job;
+      const job = await submitters[kind](ctx.client(), body, idem ? { idempotencyKey: idem } : {});
       if (!flag(p.values, 'wait')) {
-        if (ctx.json) ctx.printJson(res);
+        if (ctx.json) ctx.printJson({ job });
         else {
           ctx.out(`${job.id}\n`);
           ctx.err(`${kind} job ${job.status}; follow it with: kubeff jobs wait ${job.id}\n`);
@@ -271,16 +278,18 @@ export async function waitFor(ctx: Ctx, id: string, o: { quiet: boolean; timeout
   const reporter = new ProgressReporter(ctx.io.stderr, { tty: ctx.io.stderrIsTTY, quiet: o.quiet, ...(ctx.io.columns ? { columns: ctx.io.columns } : {}) });
   const timeout = o.timeoutMs !== undefined ? AbortSignal.timeout(o.timeoutMs) : undefined;
   const signals = [ctx.io.signal, timeout].filter((s): s is AbortSignal => s !== undefined);
-  let final: SseEvent;
+  let final: JobEvent | undefined;
   try {
-    final = await followEvents({
-      url: client.url(`/jobs/${encodeURIComponent(id)}/events`),
-      headers: client.authHeaders(),
-      isFinal: (e) => finalEvents.has(e.event),
-      onEvent: (e) => showEvent(reporter, e),
+    const events = client.events(id, {
       onReconnect: ({ attempt, delayMs, reason }) => reporter.note(`connection lost (${reason}); reconnecting in ${(delayMs / 1000).toFixed(1)} s (attempt ${attempt})`),
       ...(signals.length ? { signal: AbortSignal.any(signals) } : {}),
     });
+    // The iteration ends right after the job's final event.
+    for await (const e of events) {
+      showEvent(reporter, e);
+      if (e.final) final = e;
+    }
+    if (!final) throw new Error(`the event stream of job ${id} ended without its final event`);
   } catch (err) {
     reporter.done();
     if (timeout?.aborted) {
@@ -291,20 +300,16 @@ export async function waitFor(ctx: Ctx, id: string, o: { quiet: boolean; timeout
       ctx.err(`\nstopped following; the job goes on: kubeff jobs wait ${id}\n`);
       return Exit.interrupted;
     }
-    if (err instanceof StreamHttpError) {
-      const envelope = safeJson(err.body);
-      throw new HttpError(err.status, isEnvelope(envelope) ? envelope : undefined, `HTTP ${err.status} ${err.body}`.trim());
-    }
     throw err;
   }
   reporter.done();
   // The finished job has the whole result (every output, metrics, the error with its field).
-  let job: JobView;
+  let job: Job;
   try {
-    job = await client.get<JobView>(`/jobs/${encodeURIComponent(id)}`);
+    job = await client.jobs.get(id);
   } catch (err) {
     ctx.err(`the job ended (${final.event}) but could not be read back: ${err instanceof Error ? err.message : String(err)}\n`);
-    if (ctx.json) ctx.printJson({ id, event: final.event, data: safeJson(final.data) });
+    if (ctx.json) ctx.printJson({ id, event: final.event, data: safeJson(final.raw) });
     return final.event === 'complete' ? Exit.ok : Exit.failed;
   }
   if (ctx.json) ctx.printJson(job);
@@ -320,9 +325,8 @@ function safeJson(s: string): unknown {
   }
 }
 
-function showEvent(r: ProgressReporter, e: SseEvent): void {
-  const d = safeJson(e.data);
-  const data = (typeof d === 'object' && d !== null ? d : {}) as Record<string, unknown>;
+function showEvent(r: ProgressReporter, e: JobEvent): void {
+  const data = e.data;
   const num = (k: string) => (typeof data[k] === 'number' ? (data[k] as number) : undefined);
   switch (e.event) {
     case 'progress': {
@@ -474,8 +478,9 @@ const jobsList: Command = {
   async run(ctx, p) {
     positionalCount(p, 0, 0, this.usage);
     const v = p.values;
-    const res = await ctx.client().get<{ jobs: JobView[]; total?: number; page?: number; pages?: number }>('/jobs', {
-      status: str(v, 'status'),
+    const res = await ctx.client().jobs.list({
+      // The server checks the value and names it when it is wrong.
+      status: str(v, 'status') as JobListQuery['status'],
       page: num(v, 'page', { integer: true }),
       per_page: num(v, 'per-page', { integer: true }),
       sort: str(v, 'sort'),
@@ -497,7 +502,7 @@ const jobsGet: Command = {
   options: {},
   async run(ctx, p) {
     positionalCount(p, 1, 1, this.usage);
-    const job = await ctx.client().get<JobView>(`/jobs/${encodeURIComponent(p.positionals[0] ?? '')}`);
+    const job = await ctx.client().jobs.get(p.positionals[0] ?? '');
     if (ctx.json) ctx.printJson(job);
     else ctx.out(describeJob(job));
     return Exit.ok;
@@ -524,9 +529,9 @@ const jobsCancel: Command = {
   options: {},
   async run(ctx, p) {
     positionalCount(p, 1, 1, this.usage);
-    const { body } = await ctx.client().request<{ job: JobView }>('DELETE', `/jobs/${encodeURIComponent(p.positionals[0] ?? '')}`);
-    if (ctx.json) ctx.printJson(body);
-    else ctx.out(`job ${body.job.id} ${body.job.status}\n`);
+    const job = await ctx.client().jobs.cancel(p.positionals[0] ?? '');
+    if (ctx.json) ctx.printJson({ job });
+    else ctx.out(`job ${job.id} ${job.status}\n`);
     return Exit.ok;
   },
 };
@@ -539,7 +544,7 @@ const jobsLogs: Command = {
   options: { lines: { type: 'string' } },
   async run(ctx, p) {
     positionalCount(p, 1, 1, this.usage);
-    const res = await ctx.client().get<{ lines: string[] }>(`/jobs/${encodeURIComponent(p.positionals[0] ?? '')}/logs`, { lines: num(p.values, 'lines', { integer: true }) });
+    const res = await ctx.client().jobs.logs(p.positionals[0] ?? '', { lines: num(p.values, 'lines', { integer: true }) });
     if (ctx.json) ctx.printJson(res);
     else ctx.out(res.lines.map((l) => `${l}\n`).join(''));
     return Exit.ok;

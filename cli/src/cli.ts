@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // `kubeff` command-line client: jobs (convert, stream, analyze, follow with live progress) and API
 // key management against a kubeff server. Runs on Node 24 directly (type stripping); the logic
-// lives in ./cli/, this file only wires in the process.
-import { main } from './cli/main.ts';
+// lives beside this file (main.ts and the commands), on the SDK (sdk/); this file only wires in
+// the process.
+import { main } from './main.ts';
 
 const interrupt = new AbortController();
 // The first Ctrl-C stops following a job cleanly (the job itself goes on); a second one exits now.

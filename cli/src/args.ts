@@ -2,7 +2,7 @@
 // options may come before them), then the rest is parsed strictly against that command's options,
 // so a mistyped flag is an error rather than a silently ignored word.
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
-import { UsageError } from './client.ts';
+import { UsageError } from './errors.ts';
 
 /** Options every command takes. */
 export const globalOptions = {

@@ -1,10 +1,11 @@
 // The CLI's dispatcher: finds the command, parses its flags, builds the context, and turns every
 // error into a message and an exit status. Free of process globals (they come in through Io) so it
-// can be driven from tests as well as from bin/cli.ts.
+// can be driven from tests as well as from cli.ts.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { flag, parseCommandArgs, splitCommand, str } from './args.ts';
-import { ApiClient, describeError, errorJson, HttpError, NetworkError, UsageError } from './client.ts';
+import { KubeffClient, KubeffError, KubeffNetworkError } from '../../sdk/src/index.ts';
+import { describeError, errorJson, normalizeBaseUrl, UsageError } from './errors.ts';
 import { Exit, type Command, type Ctx, type Io } from './context.ts';
 import { jobCommands, submitCommands } from './jobs.ts';
 import { keyCommands } from './keys.ts';
@@ -17,7 +18,7 @@ const groups: Record<string, string> = {
 
 function version(): string {
   try {
-    const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { version?: string };
+    const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version?: string };
     return pkg.version ?? 'unknown';
   } catch {
     return 'unknown';
@@ -116,18 +117,18 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     const json = flag(parsed.values, 'json');
     const url = str(parsed.values, 'url') ?? (io.env['KUBEFF_URL'] || 'http://localhost:8000');
     const key = str(parsed.values, 'key') ?? (io.env['KUBEFF_API_KEY'] || undefined);
-    let client: ApiClient | undefined;
+    let client: KubeffClient | undefined;
     const ctx: Ctx = {
       io,
       json,
-      client: () => (client ??= new ApiClient({ url, key })),
+      client: () => (client ??= new KubeffClient({ baseUrl: normalizeBaseUrl(url), apiKey: key })),
       out: (s) => io.stdout.write(s),
       err: (s) => io.stderr.write(s),
       printJson: (v) => io.stdout.write(`${JSON.stringify(v, null, 2)}\n`),
     };
     return await command.run(ctx, parsed);
   } catch (err) {
-    if (err instanceof UsageError || err instanceof HttpError || err instanceof NetworkError) return fail(err);
+    if (err instanceof UsageError || err instanceof KubeffError || err instanceof KubeffNetworkError) return fail(err);
     // Anything else is a bug or an unexpected answer: still one clear line, with the stack only on request.
     if (io.env['KUBEFF_DEBUG']) io.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
     return fail(err);

@@ -3,17 +3,10 @@
 // once, when it is generated or rotated; list and export can only ever show metadata.
 import { createHash } from 'node:crypto';
 import { flag, positionalCount, str } from './args.ts';
-import { HttpError, UsageError } from './client.ts';
+import { KubeffError, type ApiKey, type KeySecret } from '../../sdk/src/index.ts';
 import { Exit, type Command, type Ctx } from './context.ts';
-import { keysTable, shQuote, type KeyView } from './format.ts';
-
-interface KeyList {
-  keys: KeyView[];
-}
-interface KeySecret {
-  key: string;
-  api_key: KeyView;
-}
+import { UsageError } from './errors.ts';
+import { keysTable, shQuote } from './format.ts';
 
 const hashNote = 'The server stores only SHA-256 hashes of API keys, never the keys themselves, so no secret can be exported: ' +
   'a key is shown once, when it is generated or rotated. A lost key cannot be recovered; replace it with `kubeff keys rotate <id>`.';
@@ -30,7 +23,7 @@ export function keyIdCandidates(key: string): string[] {
 }
 
 function requireKey(ctx: Ctx): string {
-  const key = ctx.client().key;
+  const key = ctx.client().apiKey;
   if (!key) throw new UsageError('no API key: set KUBEFF_API_KEY or pass --key');
   return key;
 }
@@ -48,7 +41,7 @@ const listCmd: Command = {
   options: {},
   async run(ctx, p) {
     positionalCount(p, 0, 0, this.usage);
-    const { keys } = await ctx.client().get<KeyList>('/admin/keys');
+    const keys = await ctx.client().admin.keys.list();
     if (ctx.json) ctx.printJson({ keys });
     else ctx.out(keys.length ? keysTable(keys) : 'no API keys\n');
     return Exit.ok;
@@ -72,7 +65,7 @@ const generate: Command = {
     positionalCount(p, 0, 0, this.usage);
     const name = str(p.values, 'name') ?? `kubeff-cli ${new Date().toISOString().slice(0, 19)}Z`;
     const scope = flag(p.values, 'admin') ? 'admin' : 'client';
-    const { body } = await ctx.client().request<KeySecret>('POST', '/admin/keys', { body: { name, scope } });
+    const body = await ctx.client().admin.keys.create({ name, scope });
     if (ctx.json) ctx.printJson(body);
     else {
       ctx.err(`created ${body.api_key.scope} key ${body.api_key.id} ("${body.api_key.name}"); it is shown only now, store it safely:\n`);
@@ -95,12 +88,13 @@ const test: Command = {
     positionalCount(p, 0, 0, this.usage);
     const key = requireKey(ctx);
     const client = ctx.client();
-    let jobs: { status: number; headers: Headers; body: { total?: number } };
+    let visible: number | undefined;
+    let headers: Headers | undefined;
     try {
       // Any authenticated route would do; this one is cheap and tells how many jobs the key sees.
-      jobs = await client.request<{ total?: number }>('GET', '/jobs', { query: { per_page: 1 } });
+      visible = (await client.jobs.list({ per_page: 1 }, { onResponse: (r) => (headers = r.headers) })).total;
     } catch (err) {
-      if (err instanceof HttpError && (err.status === 401 || err.status === 403)) {
+      if (err instanceof KubeffError && (err.status === 401 || err.status === 403)) {
         if (ctx.json) ctx.printJson({ ok: false, server: client.baseUrl, status: err.status, ...(err.envelope ?? { error: { message: err.message } }) });
         else ctx.out(`key refused by ${client.baseUrl}: ${err.message} (HTTP ${err.status})\n`);
         return Exit.failed;
@@ -109,19 +103,18 @@ const test: Command = {
     }
     // Health shows details only to admin keys: that is how the scope is learned without a
     // route that fails for clients.
-    const health = await client.get<{ version?: string; details?: unknown }>('/health');
+    const health = await client.health();
     const scope = health.details !== undefined ? 'admin' : 'client';
     let id: string | undefined;
     let name: string | undefined;
     if (scope === 'admin') {
-      const { keys } = await client.get<KeyList>('/admin/keys');
+      const keys = await client.admin.keys.list();
       const mine = keyIdCandidates(key).map((c) => keys.find((k) => k.id === c)).find(Boolean);
       id = mine?.id;
       name = mine?.name;
     } else if (key.startsWith('kff_')) id = keyIdCandidates(key)[0];
-    const limit = jobs.headers.get('x-ratelimit-limit');
-    const remaining = jobs.headers.get('x-ratelimit-remaining');
-    const visible = jobs.body.total;
+    const limit = headers?.get('x-ratelimit-limit') ?? null;
+    const remaining = headers?.get('x-ratelimit-remaining') ?? null;
     if (ctx.json) {
       ctx.printJson({
         ok: true,
@@ -162,8 +155,8 @@ const rotate: Command = {
     const all = flag(p.values, 'all');
     positionalCount(p, all ? 0 : 1, all ? 0 : 1, this.usage);
     const client = ctx.client();
-    const own = client.key ? keyIdCandidates(client.key) : [];
-    const rotateOne = (id: string) => client.request<KeySecret>('POST', `/admin/keys/${encodeURIComponent(id)}/rotate`).then((a) => a.body);
+    const own = client.apiKey ? keyIdCandidates(client.apiKey) : [];
+    const rotateOne = (id: string) => client.admin.keys.rotate(id);
 
     if (!all) {
       const id = p.positionals[0] ?? '';
@@ -178,7 +171,7 @@ const rotate: Command = {
       return Exit.ok;
     }
 
-    const { keys } = await client.get<KeyList>('/admin/keys');
+    const keys = await client.admin.keys.list();
     const active = keys.filter((k) => !k.revoked_at);
     const skipped = active.filter((k) => envManaged(k.id)).map((k) => ({ id: k.id, reason: envNote(k.id) }));
     // The key in use goes last: rotating it first would lock this run out of the rest.
@@ -206,11 +199,11 @@ const del: Command = {
   options: {},
   async run(ctx, p) {
     positionalCount(p, 1, 100, this.usage);
-    const revoked: KeyView[] = [];
+    const revoked: ApiKey[] = [];
     for (const id of p.positionals) {
-      const { body } = await ctx.client().request<{ api_key: KeyView }>('DELETE', `/admin/keys/${encodeURIComponent(id)}`);
-      revoked.push(body.api_key);
-      if (!ctx.json) ctx.out(`revoked ${body.api_key.scope} key ${body.api_key.id} ("${body.api_key.name}")\n`);
+      const key = await ctx.client().admin.keys.revoke(id);
+      revoked.push(key);
+      if (!ctx.json) ctx.out(`revoked ${key.scope} key ${key.id} ("${key.name}")\n`);
     }
     if (ctx.json) ctx.printJson({ revoked });
     return Exit.ok;
@@ -235,7 +228,7 @@ const exportCmd: Command = {
     const format = str(p.values, 'format') ?? (ctx.json ? 'json' : 'env');
     if (format !== 'env' && format !== 'json') throw new UsageError(`--format: must be env or json, got '${format}'`);
     const client = ctx.client();
-    const { keys: all } = await client.get<KeyList>('/admin/keys');
+    const all = await client.admin.keys.list();
     const keys = flag(p.values, 'active') ? all.filter((k) => !k.revoked_at) : all;
     const exportedAt = new Date().toISOString();
     if (format === 'json') {
