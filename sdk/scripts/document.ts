@@ -60,8 +60,10 @@ export function uniqueOperationIds(doc: OpenAPI3): { doc: OpenAPI3; renamed: str
       const id = op?.operationId;
       if (!op || id === undefined) continue;
       if (seen.has(id)) {
-        const own = method + id.replace(/^[a-z]+/, '');
-        if (seen.has(own)) throw new Error(`operationId ${id} of ${method.toUpperCase()} ${path} is used by another operation too`);
+        // Only an id named after another method of the same route is renamed.
+        const named = methods.find((m) => id.startsWith(m) && /^[A-Z]/.test(id.slice(m.length)));
+        const own = named && named !== method ? method + id.slice(named.length) : undefined;
+        if (own === undefined || seen.has(own)) throw new Error(`operationId ${id} of ${method.toUpperCase()} ${path} is used by another operation too`);
         op.operationId = own;
         renamed.push(`${method.toUpperCase()} ${path}: ${id} -> ${own}`);
       }

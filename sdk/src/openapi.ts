@@ -2813,9 +2813,588 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "batch_name": "two formats",
+                 *       "jobs": [
+                 *         {
+                 *           "input": "/storage/input/video.mov",
+                 *           "output": "mp4"
+                 *         },
+                 *         {
+                 *           "input": "/storage/input/video.mov",
+                 *           "output": "webm"
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/json": {
-                    jobs: unknown[];
+                    jobs: ({
+                        input: string | {
+                            /** @description A path under the storage root (/storage/input/video.mp4), an S3 object (s3://bucket/key) or an http(s) URL */
+                            path: string;
+                            /**
+                             * @description S3 inputs are read through URLs presigned with the server's own credentials
+                             * @enum {string}
+                             */
+                            credentials?: "presigned";
+                        };
+                        output: ("mp4" | "mov" | "mkv" | "webm" | "ts" | "gif" | "mp3" | "m4a" | "wav" | "flac" | "ogg" | "jpg" | "png" | "webp") | string | {
+                            /** @description A path under the storage root (/storage/output/video.mp4) or an S3 location (s3://bucket/key) */
+                            path?: string;
+                            format?: "mp4" | "mov" | "mkv" | "webm" | "ts" | "gif" | "mp3" | "m4a" | "wav" | "flac" | "ogg" | "jpg" | "png" | "webp";
+                            video?: {
+                                /** @description A video codec (aliases such as hevc or libx264 are accepted) */
+                                codec?: "h264" | "h265" | "vp9" | "av1" | "gif" | "copy" | "avc" | "x264" | "libx264" | "hevc" | "x265" | "libx265" | "libvpx-vp9" | "libaom-av1" | "libsvtav1";
+                                preset?: "ultrafast" | "superfast" | "veryfast" | "faster" | "fast" | "medium" | "slow" | "slower" | "veryslow";
+                                /** @description Constant rate factor; the range depends on the codec */
+                                crf?: number;
+                                /** @description Video bitrate, from 1k to 500M */
+                                bitrate?: number | string;
+                                /** @description WIDTHxHEIGHT (up to 8192), or a name: 720p, 1080p, 4k, hd...; a name fixes the height, the width keeps the aspect ratio */
+                                resolution?: string;
+                                /** @description Output width in pixels */
+                                width?: number;
+                                /** @description Output height in pixels */
+                                height?: number;
+                                /** @description Frames per second */
+                                fps?: number;
+                                /** @description Frames per second */
+                                framerate?: number;
+                                pixel_format?: "yuv420p" | "yuv422p" | "yuv444p" | "yuv420p10le" | "yuv422p10le" | "yuv444p10le" | "nv12";
+                                pix_fmt?: "yuv420p" | "yuv422p" | "yuv444p" | "yuv420p10le" | "yuv422p10le" | "yuv444p10le" | "nv12";
+                                profile?: "baseline" | "main" | "high" | "high10" | "high422" | "high444" | "main10" | "main-still-picture";
+                                /** @description Encode to this VMAF: the CRF is searched on samples of the input */
+                                target_vmaf?: number;
+                                /** @description Cap on the video bitrate, from 1k to 500M */
+                                max_bitrate?: number | string;
+                                /** @description Samples the target-VMAF search encodes (default 4) */
+                                vmaf_samples?: number;
+                            };
+                            audio?: {
+                                /** @description An audio codec (aliases such as libopus are accepted) */
+                                codec?: "aac" | "mp3" | "opus" | "vorbis" | "flac" | "pcm" | "copy" | "libmp3lame" | "libopus" | "libvorbis" | "pcm_s16le" | "wav";
+                                /** @description Audio bitrate, from 1k to 1.536M */
+                                bitrate?: number | string;
+                                channels?: number;
+                                /** @description Hz, as a number or a string */
+                                sample_rate?: ("8000" | "16000" | "22050" | "24000" | "32000" | "44100" | "48000" | "96000") | (8000 | 16000 | 22050 | 24000 | 32000 | 44100 | 48000 | 96000);
+                                /** @description EBU R128 two-pass loudness normalization */
+                                normalize?: boolean;
+                            };
+                        };
+                        operations?: ({
+                            /** @enum {string} */
+                            type: "trim";
+                            /** @description Start time: seconds, or an [HH:]MM:SS[.mmm] timestamp */
+                            start?: number | string;
+                            /** @description Start time: seconds, or an [HH:]MM:SS[.mmm] timestamp */
+                            start_time?: number | string;
+                            /** @description Duration: seconds, or an [HH:]MM:SS[.mmm] timestamp */
+                            duration?: number | string;
+                            /** @description End time: seconds, or an [HH:]MM:SS[.mmm] timestamp */
+                            end?: number | string;
+                            /** @description End time: seconds, or an [HH:]MM:SS[.mmm] timestamp */
+                            end_time?: number | string;
+                            /** @description The same fields, nested */
+                            params?: {
+                                /** @description Start time: seconds, or an [HH:]MM:SS[.mmm] timestamp */
+                                start?: number | string;
+                                /** @description Start time: seconds, or an [HH:]MM:SS[.mmm] timestamp */
+                                start_time?: number | string;
+                                /** @description Duration: seconds, or an [HH:]MM:SS[.mmm] timestamp */
+                                duration?: number | string;
+                                /** @description End time: seconds, or an [HH:]MM:SS[.mmm] timestamp */
+                                end?: number | string;
+                                /** @description End time: seconds, or an [HH:]MM:SS[.mmm] timestamp */
+                                end_time?: number | string;
+                            };
+                        } | {
+                            type: "resize" | "scale";
+                            /** @description WIDTHxHEIGHT (up to 8192), or a name: 720p, 1080p, 4k, hd...; a name fixes the height, the width keeps the aspect ratio */
+                            resolution?: string;
+                            /** @description Width */
+                            width?: number;
+                            /** @description Height */
+                            height?: number;
+                            /** @description The same fields, nested */
+                            params?: {
+                                /** @description WIDTHxHEIGHT (up to 8192), or a name: 720p, 1080p, 4k, hd...; a name fixes the height, the width keeps the aspect ratio */
+                                resolution?: string;
+                                /** @description Width */
+                                width?: number;
+                                /** @description Height */
+                                height?: number;
+                            };
+                        } | {
+                            /** @enum {string} */
+                            type: "crop";
+                            /** @description Crop width */
+                            width?: number;
+                            /** @description Crop height */
+                            height?: number;
+                            x?: number;
+                            y?: number;
+                            /** @description The same fields, nested */
+                            params?: {
+                                /** @description Crop width */
+                                width?: number;
+                                /** @description Crop height */
+                                height?: number;
+                                x?: number;
+                                y?: number;
+                            };
+                        } | {
+                            /** @enum {string} */
+                            type: "rotate";
+                            /** @description Clockwise; a multiple of 90 */
+                            degrees?: -270 | -180 | -90 | 90 | 180 | 270;
+                            angle?: -270 | -180 | -90 | 90 | 180 | 270;
+                            /** @description The same fields, nested */
+                            params?: {
+                                /** @description Clockwise; a multiple of 90 */
+                                degrees?: -270 | -180 | -90 | 90 | 180 | 270;
+                                angle?: -270 | -180 | -90 | 90 | 180 | 270;
+                            };
+                        } | {
+                            /** @enum {string} */
+                            type: "flip";
+                            direction?: "horizontal" | "vertical" | "x" | "y";
+                            axis?: "horizontal" | "vertical" | "x" | "y";
+                            /** @description The same fields, nested */
+                            params?: {
+                                direction?: "horizontal" | "vertical" | "x" | "y";
+                                axis?: "horizontal" | "vertical" | "x" | "y";
+                            };
+                        } | {
+                            type: "fps" | "framerate";
+                            /** @description Frames per second */
+                            fps?: number;
+                            /** @description Frames per second */
+                            framerate?: number;
+                            /** @description Frames per second */
+                            rate?: number;
+                            /** @description The same fields, nested */
+                            params?: {
+                                /** @description Frames per second */
+                                fps?: number;
+                                /** @description Frames per second */
+                                framerate?: number;
+                                /** @description Frames per second */
+                                rate?: number;
+                            };
+                        } | {
+                            /** @enum {string} */
+                            type: "speed";
+                            factor?: number;
+                            speed?: number;
+                            rate?: number;
+                            /** @description The same fields, nested */
+                            params?: {
+                                factor?: number;
+                                speed?: number;
+                                rate?: number;
+                            };
+                        } | {
+                            /** @enum {string} */
+                            type: "transcode";
+                            /** @description A video codec (aliases such as hevc or libx264 are accepted) */
+                            video_codec?: "h264" | "h265" | "vp9" | "av1" | "gif" | "copy" | "avc" | "x264" | "libx264" | "hevc" | "x265" | "libx265" | "libvpx-vp9" | "libaom-av1" | "libsvtav1";
+                            /** @description An audio codec (aliases such as libopus are accepted) */
+                            audio_codec?: "aac" | "mp3" | "opus" | "vorbis" | "flac" | "pcm" | "copy" | "libmp3lame" | "libopus" | "libvorbis" | "pcm_s16le" | "wav";
+                            /** @description Video bitrate, from 1k to 500M */
+                            video_bitrate?: number | string;
+                            /** @description Audio bitrate, from 1k to 1.536M */
+                            audio_bitrate?: number | string;
+                            preset?: "ultrafast" | "superfast" | "veryfast" | "faster" | "fast" | "medium" | "slow" | "slower" | "veryslow";
+                            /** @description Constant rate factor; the range depends on the codec */
+                            crf?: number;
+                            /** @description WIDTHxHEIGHT (up to 8192), or a name: 720p, 1080p, 4k, hd...; a name fixes the height, the width keeps the aspect ratio */
+                            resolution?: string;
+                            /** @description Frames per second */
+                            fps?: number;
+                            pixel_format?: "yuv420p" | "yuv422p" | "yuv444p" | "yuv420p10le" | "yuv422p10le" | "yuv444p10le" | "nv12";
+                            profile?: "baseline" | "main" | "high" | "high10" | "high422" | "high444" | "main10" | "main-still-picture";
+                            channels?: number;
+                            /** @description Hz, as a number or a string */
+                            sample_rate?: ("8000" | "16000" | "22050" | "24000" | "32000" | "44100" | "48000" | "96000") | (8000 | 16000 | 22050 | 24000 | 32000 | 44100 | 48000 | 96000);
+                            /** @description The same fields, nested */
+                            params?: {
+                                /** @description A video codec (aliases such as hevc or libx264 are accepted) */
+                                video_codec?: "h264" | "h265" | "vp9" | "av1" | "gif" | "copy" | "avc" | "x264" | "libx264" | "hevc" | "x265" | "libx265" | "libvpx-vp9" | "libaom-av1" | "libsvtav1";
+                                /** @description An audio codec (aliases such as libopus are accepted) */
+                                audio_codec?: "aac" | "mp3" | "opus" | "vorbis" | "flac" | "pcm" | "copy" | "libmp3lame" | "libopus" | "libvorbis" | "pcm_s16le" | "wav";
+                                /** @description Video bitrate, from 1k to 500M */
+                                video_bitrate?: number | string;
+                                /** @description Audio bitrate, from 1k to 1.536M */
+                                audio_bitrate?: number | string;
+                                preset?: "ultrafast" | "superfast" | "veryfast" | "faster" | "fast" | "medium" | "slow" | "slower" | "veryslow";
+                                /** @description Constant rate factor; the range depends on the codec */
+                                crf?: number;
+                                /** @description WIDTHxHEIGHT (up to 8192), or a name: 720p, 1080p, 4k, hd...; a name fixes the height, the width keeps the aspect ratio */
+                                resolution?: string;
+                                /** @description Frames per second */
+                                fps?: number;
+                                pixel_format?: "yuv420p" | "yuv422p" | "yuv444p" | "yuv420p10le" | "yuv422p10le" | "yuv444p10le" | "nv12";
+                                profile?: "baseline" | "main" | "high" | "high10" | "high422" | "high444" | "main10" | "main-still-picture";
+                                channels?: number;
+                                /** @description Hz, as a number or a string */
+                                sample_rate?: ("8000" | "16000" | "22050" | "24000" | "32000" | "44100" | "48000" | "96000") | (8000 | 16000 | 22050 | 24000 | 32000 | 44100 | 48000 | 96000);
+                            };
+                        } | {
+                            type: "filter" | "color" | "adjust" | "deinterlace" | "denoise" | "sharpen" | "blur";
+                            deinterlace?: boolean;
+                            denoise?: true | ("light" | "medium" | "strong");
+                            sharpen?: true | number;
+                            blur?: true | number;
+                            brightness?: number;
+                            contrast?: number;
+                            saturation?: number;
+                            gamma?: number;
+                            /** @description Fade-in length: seconds, or an [HH:]MM:SS[.mmm] timestamp */
+                            fade_in?: number | string;
+                            /** @description Fade-out length: seconds, or an [HH:]MM:SS[.mmm] timestamp */
+                            fade_out?: number | string;
+                            strength?: "light" | "medium" | "strong";
+                            amount?: number;
+                            sigma?: number;
+                            /** @description The same fields, nested */
+                            params?: {
+                                deinterlace?: boolean;
+                                denoise?: true | ("light" | "medium" | "strong");
+                                sharpen?: true | number;
+                                blur?: true | number;
+                                brightness?: number;
+                                contrast?: number;
+                                saturation?: number;
+                                gamma?: number;
+                                /** @description Fade-in length: seconds, or an [HH:]MM:SS[.mmm] timestamp */
+                                fade_in?: number | string;
+                                /** @description Fade-out length: seconds, or an [HH:]MM:SS[.mmm] timestamp */
+                                fade_out?: number | string;
+                                strength?: "light" | "medium" | "strong";
+                                amount?: number;
+                                sigma?: number;
+                            };
+                        } | {
+                            type: "fade" | "fade_in" | "fade_out";
+                            direction?: "in" | "out";
+                            mode?: "in" | "out";
+                            /** @description Fade length: seconds, or an [HH:]MM:SS[.mmm] timestamp */
+                            duration?: number | string;
+                            /** @description The same fields, nested */
+                            params?: {
+                                direction?: "in" | "out";
+                                mode?: "in" | "out";
+                                /** @description Fade length: seconds, or an [HH:]MM:SS[.mmm] timestamp */
+                                duration?: number | string;
+                            };
+                        } | {
+                            /** @enum {string} */
+                            type: "watermark";
+                            /** @description A path under the storage root (/storage/input/video.mp4), an S3 object (s3://bucket/key) or an http(s) URL */
+                            image?: string;
+                            /** @description A path under the storage root (/storage/input/video.mp4), an S3 object (s3://bucket/key) or an http(s) URL */
+                            watermark_path?: string;
+                            /** @description A path under the storage root (/storage/input/video.mp4), an S3 object (s3://bucket/key) or an http(s) URL */
+                            path?: string;
+                            position?: "top-left" | "top" | "top-right" | "left" | "center" | "right" | "bottom-left" | "bottom" | "bottom-right";
+                            opacity?: number;
+                            /** @description Watermark width as a fraction of the video width */
+                            scale?: number;
+                            /** @description Distance from the edges in pixels */
+                            margin?: number;
+                            /** @description The same fields, nested */
+                            params?: {
+                                /** @description A path under the storage root (/storage/input/video.mp4), an S3 object (s3://bucket/key) or an http(s) URL */
+                                image?: string;
+                                /** @description A path under the storage root (/storage/input/video.mp4), an S3 object (s3://bucket/key) or an http(s) URL */
+                                watermark_path?: string;
+                                /** @description A path under the storage root (/storage/input/video.mp4), an S3 object (s3://bucket/key) or an http(s) URL */
+                                path?: string;
+                                position?: "top-left" | "top" | "top-right" | "left" | "center" | "right" | "bottom-left" | "bottom" | "bottom-right";
+                                opacity?: number;
+                                /** @description Watermark width as a fraction of the video width */
+                                scale?: number;
+                                /** @description Distance from the edges in pixels */
+                                margin?: number;
+                            };
+                        } | {
+                            /** @enum {string} */
+                            type: "thumbnail";
+                            /** @description Time of a single thumbnail: seconds, or an [HH:]MM:SS[.mmm] timestamp */
+                            timestamp?: number | string;
+                            /** @description Time of a single thumbnail: seconds, or an [HH:]MM:SS[.mmm] timestamp */
+                            time?: number | string;
+                            count?: number;
+                            /** @description Seconds between thumbnails of a series: seconds, or an [HH:]MM:SS[.mmm] timestamp */
+                            interval?: number | string;
+                            /** @description Width */
+                            width?: number;
+                            /** @description Height */
+                            height?: number;
+                            quality?: "low" | "medium" | "high";
+                            /** @description The same fields, nested */
+                            params?: {
+                                /** @description Time of a single thumbnail: seconds, or an [HH:]MM:SS[.mmm] timestamp */
+                                timestamp?: number | string;
+                                /** @description Time of a single thumbnail: seconds, or an [HH:]MM:SS[.mmm] timestamp */
+                                time?: number | string;
+                                count?: number;
+                                /** @description Seconds between thumbnails of a series: seconds, or an [HH:]MM:SS[.mmm] timestamp */
+                                interval?: number | string;
+                                /** @description Width */
+                                width?: number;
+                                /** @description Height */
+                                height?: number;
+                                quality?: "low" | "medium" | "high";
+                            };
+                        } | {
+                            /** @enum {string} */
+                            type: "thumbnail_grid";
+                            rows?: number;
+                            cols?: number;
+                            columns?: number;
+                            /** @description Width of the whole contact sheet */
+                            width?: number;
+                            /** @description Height of the whole contact sheet */
+                            height?: number;
+                            /** @description The same fields, nested */
+                            params?: {
+                                rows?: number;
+                                cols?: number;
+                                columns?: number;
+                                /** @description Width of the whole contact sheet */
+                                width?: number;
+                                /** @description Height of the whole contact sheet */
+                                height?: number;
+                            };
+                        })[];
+                        options?: {
+                            priority?: "low" | "normal" | "high";
+                            /** @description auto (true), none (false, cpu), nvenc (gpu, cuda, nvidia) */
+                            hardware_acceleration?: boolean | ("auto" | "none" | "nvenc" | "gpu" | "cuda" | "nvidia" | "cpu");
+                            /** @description Signed POSTs on the job's events; never a private address */
+                            webhook_url?: string;
+                            webhook_events?: ("queued" | "started" | "progress" | "complete" | "error" | "cancelled" | "completed" | "failed" | "failure" | "start" | "cancel")[];
+                            /** @description Same as timeout_seconds */
+                            timeout?: number;
+                            timeout_seconds?: number;
+                            /** @description Report presigned download URLs of S3 outputs, valid this many seconds (true: 3600) */
+                            presign_outputs?: boolean | number;
+                            /** @description Split into chunks encoded by this many workers and stitched frame-exactly */
+                            parallelism?: number | "auto";
+                            chunk_seconds?: number;
+                            /** @description Check every output before it is published; default true */
+                            verify?: boolean;
+                            /** @description Minimum quality the finished output must measure against its input */
+                            quality_gate?: {
+                                vmaf_min?: number;
+                                /** @description dB */
+                                psnr_min?: number;
+                                ssim_min?: number;
+                                /** @description fail the job, or re-encode once at a better setting first */
+                                on_fail?: "fail" | "reencode";
+                            };
+                        };
+                        priority?: "low" | "normal" | "high";
+                        /** @description auto (true), none (false, cpu), nvenc (gpu, cuda, nvidia) */
+                        hardware_acceleration?: boolean | ("auto" | "none" | "nvenc" | "gpu" | "cuda" | "nvidia" | "cpu");
+                        /** @description Signed POSTs on the job's events; never a private address */
+                        webhook_url?: string;
+                        webhook_events?: ("queued" | "started" | "progress" | "complete" | "error" | "cancelled" | "completed" | "failed" | "failure" | "start" | "cancel")[];
+                        /** @description Same as timeout_seconds */
+                        timeout?: number;
+                        timeout_seconds?: number;
+                        /** @description Report presigned download URLs of S3 outputs, valid this many seconds (true: 3600) */
+                        presign_outputs?: boolean | number;
+                        /** @description Split into chunks encoded by this many workers and stitched frame-exactly */
+                        parallelism?: number | "auto";
+                        chunk_seconds?: number;
+                        /** @description Check every output before it is published; default true */
+                        verify?: boolean;
+                        /** @description Minimum quality the finished output must measure against its input */
+                        quality_gate?: {
+                            vmaf_min?: number;
+                            /** @description dB */
+                            psnr_min?: number;
+                            ssim_min?: number;
+                            /** @description fail the job, or re-encode once at a better setting first */
+                            on_fail?: "fail" | "reencode";
+                        };
+                    } | {
+                        input: string | {
+                            /** @description A path under the storage root (/storage/input/video.mp4), an S3 object (s3://bucket/key) or an http(s) URL */
+                            path: string;
+                            /**
+                             * @description S3 inputs are read through URLs presigned with the server's own credentials
+                             * @enum {string}
+                             */
+                            credentials?: "presigned";
+                        };
+                        /** @description The folder to write the stream into */
+                        output: string | {
+                            /** @description A path under the storage root (/storage/output/video.mp4) or an S3 location (s3://bucket/key) */
+                            path: string;
+                        };
+                        type?: "hls" | "dash";
+                        /** @description Same as type */
+                        format?: "hls" | "dash";
+                        variants?: {
+                            /** @description WIDTHxHEIGHT (up to 8192), or a name: 720p, 1080p, 4k, hd...; a name fixes the height, the width keeps the aspect ratio */
+                            resolution?: string;
+                            /** @description Width */
+                            width?: number;
+                            /** @description Height */
+                            height?: number;
+                            /** @description Video bitrate, from 1k to 500M */
+                            bitrate: number | string;
+                            /** @description Rendition name; used in file names */
+                            name?: string;
+                        }[] | "auto";
+                        segment_duration?: number;
+                        video_codec?: "h264" | "h265" | "avc" | "hevc";
+                        /** @description Same as video_codec */
+                        codec?: "h264" | "h265" | "avc" | "hevc";
+                        /** @description Audio bitrate, from 1k to 1.536M */
+                        audio_bitrate?: number | string;
+                        max_variants?: number;
+                        /** @description Lowest rung at least, from 1k to 500M */
+                        min_bitrate?: number | string;
+                        /** @description Top rung at most, from 1k to 500M */
+                        max_bitrate?: number | string;
+                        options?: {
+                            priority?: "low" | "normal" | "high";
+                            /** @description auto (true), none (false, cpu), nvenc (gpu, cuda, nvidia) */
+                            hardware_acceleration?: boolean | ("auto" | "none" | "nvenc" | "gpu" | "cuda" | "nvidia" | "cpu");
+                            /** @description Signed POSTs on the job's events; never a private address */
+                            webhook_url?: string;
+                            webhook_events?: ("queued" | "started" | "progress" | "complete" | "error" | "cancelled" | "completed" | "failed" | "failure" | "start" | "cancel")[];
+                            /** @description Same as timeout_seconds */
+                            timeout?: number;
+                            timeout_seconds?: number;
+                            /** @description Report presigned download URLs of S3 outputs, valid this many seconds (true: 3600) */
+                            presign_outputs?: boolean | number;
+                            /** @description Split into chunks encoded by this many workers and stitched frame-exactly */
+                            parallelism?: number | "auto";
+                            chunk_seconds?: number;
+                            /** @description Check every output before it is published; default true */
+                            verify?: boolean;
+                            /** @description Minimum quality the finished output must measure against its input */
+                            quality_gate?: {
+                                vmaf_min?: number;
+                                /** @description dB */
+                                psnr_min?: number;
+                                ssim_min?: number;
+                                /** @description fail the job, or re-encode once at a better setting first */
+                                on_fail?: "fail" | "reencode";
+                            };
+                        };
+                        priority?: "low" | "normal" | "high";
+                        /** @description auto (true), none (false, cpu), nvenc (gpu, cuda, nvidia) */
+                        hardware_acceleration?: boolean | ("auto" | "none" | "nvenc" | "gpu" | "cuda" | "nvidia" | "cpu");
+                        /** @description Signed POSTs on the job's events; never a private address */
+                        webhook_url?: string;
+                        webhook_events?: ("queued" | "started" | "progress" | "complete" | "error" | "cancelled" | "completed" | "failed" | "failure" | "start" | "cancel")[];
+                        /** @description Same as timeout_seconds */
+                        timeout?: number;
+                        timeout_seconds?: number;
+                        /** @description Report presigned download URLs of S3 outputs, valid this many seconds (true: 3600) */
+                        presign_outputs?: boolean | number;
+                        /** @description Split into chunks encoded by this many workers and stitched frame-exactly */
+                        parallelism?: number | "auto";
+                        chunk_seconds?: number;
+                        /** @description Check every output before it is published; default true */
+                        verify?: boolean;
+                        /** @description Minimum quality the finished output must measure against its input */
+                        quality_gate?: {
+                            vmaf_min?: number;
+                            /** @description dB */
+                            psnr_min?: number;
+                            ssim_min?: number;
+                            /** @description fail the job, or re-encode once at a better setting first */
+                            on_fail?: "fail" | "reencode";
+                        };
+                    } | {
+                        input: string | {
+                            /** @description A path under the storage root (/storage/input/video.mp4), an S3 object (s3://bucket/key) or an http(s) URL */
+                            path: string;
+                            /**
+                             * @description S3 inputs are read through URLs presigned with the server's own credentials
+                             * @enum {string}
+                             */
+                            credentials?: "presigned";
+                        };
+                        reference: string | {
+                            /** @description A path under the storage root (/storage/input/video.mp4), an S3 object (s3://bucket/key) or an http(s) URL */
+                            path: string;
+                            /**
+                             * @description S3 inputs are read through URLs presigned with the server's own credentials
+                             * @enum {string}
+                             */
+                            credentials?: "presigned";
+                        };
+                        metrics?: ("vmaf" | "psnr" | "ssim")[];
+                        /** @description Where to write the per-frame metrics */
+                        output?: string | {
+                            /** @description A path under the storage root (/storage/output/video.mp4) or an S3 location (s3://bucket/key) */
+                            path: string;
+                        };
+                        options?: {
+                            priority?: "low" | "normal" | "high";
+                            /** @description auto (true), none (false, cpu), nvenc (gpu, cuda, nvidia) */
+                            hardware_acceleration?: boolean | ("auto" | "none" | "nvenc" | "gpu" | "cuda" | "nvidia" | "cpu");
+                            /** @description Signed POSTs on the job's events; never a private address */
+                            webhook_url?: string;
+                            webhook_events?: ("queued" | "started" | "progress" | "complete" | "error" | "cancelled" | "completed" | "failed" | "failure" | "start" | "cancel")[];
+                            /** @description Same as timeout_seconds */
+                            timeout?: number;
+                            timeout_seconds?: number;
+                            /** @description Report presigned download URLs of S3 outputs, valid this many seconds (true: 3600) */
+                            presign_outputs?: boolean | number;
+                            /** @description Split into chunks encoded by this many workers and stitched frame-exactly */
+                            parallelism?: number | "auto";
+                            chunk_seconds?: number;
+                            /** @description Check every output before it is published; default true */
+                            verify?: boolean;
+                            /** @description Minimum quality the finished output must measure against its input */
+                            quality_gate?: {
+                                vmaf_min?: number;
+                                /** @description dB */
+                                psnr_min?: number;
+                                ssim_min?: number;
+                                /** @description fail the job, or re-encode once at a better setting first */
+                                on_fail?: "fail" | "reencode";
+                            };
+                        };
+                        priority?: "low" | "normal" | "high";
+                        /** @description auto (true), none (false, cpu), nvenc (gpu, cuda, nvidia) */
+                        hardware_acceleration?: boolean | ("auto" | "none" | "nvenc" | "gpu" | "cuda" | "nvidia" | "cpu");
+                        /** @description Signed POSTs on the job's events; never a private address */
+                        webhook_url?: string;
+                        webhook_events?: ("queued" | "started" | "progress" | "complete" | "error" | "cancelled" | "completed" | "failed" | "failure" | "start" | "cancel")[];
+                        /** @description Same as timeout_seconds */
+                        timeout?: number;
+                        timeout_seconds?: number;
+                        /** @description Report presigned download URLs of S3 outputs, valid this many seconds (true: 3600) */
+                        presign_outputs?: boolean | number;
+                        /** @description Split into chunks encoded by this many workers and stitched frame-exactly */
+                        parallelism?: number | "auto";
+                        chunk_seconds?: number;
+                        /** @description Check every output before it is published; default true */
+                        verify?: boolean;
+                        /** @description Minimum quality the finished output must measure against its input */
+                        quality_gate?: {
+                            vmaf_min?: number;
+                            /** @description dB */
+                            psnr_min?: number;
+                            ssim_min?: number;
+                            /** @description fail the job, or re-encode once at a better setting first */
+                            on_fail?: "fail" | "reencode";
+                        };
+                    })[];
                     batch_name?: string;
+                    /** @description Check that every input exists first (default true) */
                     validate_files?: boolean;
                 };
             };
@@ -4480,7 +5059,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": {
+                        /** @description The event's sequence number: send it back as Last-Event-ID to resume */
+                        id: string;
+                        /** @description status, progress, log, complete, error or cancelled */
+                        event: string;
+                        /** @description The event as JSON */
+                        data: string;
+                        retry?: string;
+                    };
                 };
             };
             /** @description The reference's error envelope */
@@ -5400,13 +5987,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The file's bytes */
+            /** @description The file's bytes, typed by its kind (video/mp4, application/vnd.apple.mpegurl...) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "*/*": string;
                 };
             };
             /** @description The requested byte range */
@@ -5415,7 +6002,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "*/*": string;
                 };
             };
             /** @description The reference's error envelope */
@@ -5891,13 +6478,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The file's bytes */
+            /** @description The file's bytes, typed by its kind (video/mp4, application/vnd.apple.mpegurl...) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "*/*": string;
                 };
             };
             /** @description The requested byte range */
@@ -5906,7 +6493,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "*/*": string;
                 };
             };
             /** @description The reference's error envelope */

@@ -1,0 +1,79 @@
+// A client generated from /openapi.json covers the whole API: test/sdk/every-route.ts calls every
+// route through openapi-fetch typed by the generated `paths` (sdk/src/openapi.ts, kept fresh by
+// test/unit/sdk-generated-types.test.ts). Here it is type-checked on its own and run against a
+// real standalone server (loopback port, real FFmpeg): every path and method of the served
+// document must have been called, and every answer must have a status the document declares.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import createClient from 'openapi-fetch';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configFromEnv } from '../../gateway/src/config.ts';
+import { startStandalone, type Standalone } from '../../gateway/src/standalone.ts';
+import type { paths } from '../../sdk/src/openapi.ts';
+import { makeSource, makeStorage, type StorageRoot } from '../support/media.ts';
+import { callEveryRoute } from '../sdk/every-route.ts';
+
+const repo = join(import.meta.dirname, '..', '..');
+const adminKey = 'openapi-client-admin-key';
+const input = '/storage/input/tiny.mp4';
+const methods = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
+
+interface DocOperation {
+  responses?: Record<string, unknown>;
+}
+type Doc = { paths: Record<string, Partial<Record<(typeof methods)[number], DocOperation>>> };
+
+let storage: StorageRoot;
+let dataDir: string;
+let s: Standalone;
+let url: string;
+
+beforeAll(async () => {
+  storage = makeStorage('kubeff-openapi-client-');
+  dataDir = mkdtempSync(join(tmpdir(), 'kubeff-openapi-client-data-'));
+  makeSource(storage.host(input), { seconds: 1, width: 160, height: 120 });
+  s = await startStandalone(configFromEnv({ PORT: '0', KUBEFF_STORAGE_ROOT: storage.root, KUBEFF_DATA_DIR: dataDir, KUBEFF_ADMIN_KEYS: adminKey, KUBEFF_RATE_LIMIT_PER_SECOND: '1000', LOG_LEVEL: 'warn' }), { webhooks: { env: {} } });
+  await s.app.listen({ port: 0, host: '127.0.0.1' });
+  url = `http://127.0.0.1:${(s.app.server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await s?.close();
+  storage?.remove();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('a client generated from /openapi.json', () => {
+  it('calls every path and method of the served document, each answered with a status the document declares', async () => {
+    const doc = (await (await fetch(`${url}/openapi.json`)).json()) as Doc;
+    const api = createClient<paths>({ baseUrl: url, headers: { 'x-api-key': adminKey } });
+    const seen: { op: string; status: number }[] = [];
+    api.use({ onResponse: ({ request, schemaPath, response }) => void seen.push({ op: `${request.method} ${schemaPath}`, status: response.status }) });
+
+    await callEveryRoute(api, { input, outputs: '/storage/out' });
+
+    const documented = Object.entries(doc.paths).flatMap(([path, item]) => methods.filter((m) => item[m]).map((m) => `${m.toUpperCase()} ${path}`));
+    expect(documented.length, 'the document lists routes').toBeGreaterThan(20);
+    const called = new Set(seen.map((x) => x.op));
+    expect(documented.filter((op) => !called.has(op)), 'routes of the document that test/sdk/every-route.ts never calls').toEqual([]);
+    expect([...called].filter((op) => !documented.includes(op)), 'calls to routes the document does not list').toEqual([]);
+
+    const undeclared = seen.filter(({ op, status }) => {
+      const [method = '', path = ''] = op.split(' ');
+      const responses = doc.paths[path]?.[method.toLowerCase() as (typeof methods)[number]]?.responses ?? {};
+      return !(String(status) in responses) && !('default' in responses);
+    });
+    expect(undeclared, 'answers whose status the document does not declare for that route').toEqual([]);
+    expect(seen.filter((x) => x.status >= 500), 'server errors').toEqual([]);
+  });
+
+  it('type-checks against the generated types (test/sdk/tsconfig.json)', async () => {
+    const tsc = join(repo, 'node_modules', '.bin', 'tsc');
+    const r = await promisify(execFile)(tsc, ['--noEmit', '-p', join(repo, 'test', 'sdk', 'tsconfig.json')], { cwd: repo }).then(() => ({ code: 0, out: '' }), (e: { code?: number; stdout?: string }) => ({ code: e.code ?? 1, out: e.stdout ?? '' }));
+    expect(r.code, `test/sdk/every-route.ts no longer fits the generated types:\n${r.out}`).toBe(0);
+  });
+});
