@@ -66,14 +66,7 @@ export async function buildApp(deps: Deps, opts: AppOptions = {}): Promise<Fasti
   const known = new RouteMethods();
   app.addHook('onRoute', (route) => known.add(route.method, route.url ?? route.path));
   app.setNotFoundHandler((req, reply) => {
-    const path = req.url.split('?')[0] ?? '';
-    const allow = known.allowed(path);
-    if (allow.length > 0) {
-      const err = new ApiError(405, 'validation_error', 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${path}; use ${allow.join(', ')}`, { field: 'method', value: req.method, allowed: allow }, { allow: allow.join(', ') });
-      errorHandler(err, req, reply);
-      return;
-    }
-    errorHandler(new ApiError(404, 'not_found', 'NOT_FOUND', `no route ${req.method} ${path}`), req, reply);
+    errorHandler(new ApiError(404, 'not_found', 'NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`), req, reply);
   });
 
   const limiter = new RateLimiter(deps.config.limits);
@@ -86,6 +79,15 @@ export async function buildApp(deps: Deps, opts: AppOptions = {}): Promise<Fasti
 
   app.addHook('onRequest', async (req, reply) => {
     void reply.header('x-request-id', req.id);
+    // A known path asked with a method it does not answer: 405, before auth or body parsing (a
+    // QUERY without a Content-Type would otherwise be refused for that instead).
+    if (req.is404) {
+      const path = req.url.split('?')[0] ?? '';
+      const allow = known.allowed(path);
+      if (allow.length > 0) {
+        throw new ApiError(405, 'validation_error', 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${path}; use ${allow.join(', ')}`, { field: 'method', value: req.method, allowed: allow }, { allow: allow.join(', ') });
+      }
+    }
     if (isPublic(req.url)) return;
     req.principal = deps.keys.authenticate(presentedKey(req));
     const rate = limiter.take(req.principal.keyId);

@@ -55,7 +55,7 @@ const UploadQuery = Type.Object({
 }, { additionalProperties: false });
 type UploadQuery = { path?: string; filename?: string; overwrite?: boolean };
 
-const DownloadQuery = Type.Object({ path: Type.String({ description: `A file under ${StoragePrefix}, or an s3://bucket/key object` }) }, { additionalProperties: false });
+const DownloadQuery = Type.Object({ path: Type.String({ minLength: 1, description: `A file under ${StoragePrefix}, or an s3://bucket/key object` }) }, { additionalProperties: false });
 
 const UploadedFile = Type.Object({
   file: Type.Object({
@@ -602,7 +602,13 @@ export function filesPlugin(app: FastifyInstance, deps: Deps): void {
         tags: ['files'],
         summary: 'Download a file: your uploads or your jobs\' outputs (Range supported)',
         querystring: DownloadQuery,
-        response: { 200: Type.Unknown({ description: "The file's bytes" }), 206: Type.Unknown({ description: 'The requested byte range' }), ...errors, 503: ErrorResponse },
+        // Documentation only: the handler streams the bytes, with the file's own Content-Type.
+        response: {
+          200: { description: "The file's bytes, typed by its kind (video/mp4, application/vnd.apple.mpegurl...)", content: { '*/*': { schema: Type.String({ format: 'binary' }) } } },
+          206: { description: 'The requested byte range', content: { '*/*': { schema: Type.String({ format: 'binary' }) } } },
+          ...errors,
+          503: ErrorResponse,
+        },
       },
       handler: async (req, reply) => download(deps, req, reply),
     });

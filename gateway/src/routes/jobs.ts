@@ -323,7 +323,17 @@ export function jobRoutes(app: FastifyInstance, deps: Deps): void {
       response: responses({
         200: {
           description: 'A text/event-stream: `id:` (resume with Last-Event-ID), `event:` (status, progress, log, complete, error, cancelled) and JSON `data:` lines, with keep-alive comments',
-          content: { 'text/event-stream': { schema: Type.String() } },
+          // One event; SSE-aware tools (and OpenAPI 3.2's itemSchema) read the schema per event.
+          content: {
+            'text/event-stream': {
+              schema: Type.Object({
+                id: Type.String({ pattern: '^[0-9]+$', description: 'The event\'s sequence number: send it back as Last-Event-ID to resume' }),
+                event: Type.String({ description: 'status, progress, log, complete, error or cancelled' }),
+                data: Type.String({ contentMediaType: 'application/json', description: 'The event as JSON' }),
+                retry: Type.Optional(Type.String({ pattern: '^[0-9]+$' })),
+              }),
+            },
+          },
         },
       }),
     },
