@@ -6,6 +6,8 @@
 // (KUBEFF_FUZZ_SECONDS, default 60) and to loopback (test/fuzz/hooks.py, and the network guard
 // this process runs under).
 import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeSource } from '../support/media.ts';
@@ -38,8 +40,10 @@ afterAll(async () => gw?.stop());
 
 function run(args: string[], timeoutMs: number): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
+    // Its own folder: Schemathesis keeps a .schemathesis/ cache in the working directory.
+    const cwd = mkdtempSync(join(tmpdir(), 'kubeff-fuzz-'));
     const child = spawn(schemathesis, args, {
-      cwd: repo,
+      cwd,
       env: { ...process.env, SCHEMATHESIS_HOOKS: join(repo, 'test', 'fuzz', 'hooks.py'), NO_COLOR: '1', PYTHONDONTWRITEBYTECODE: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -50,6 +54,7 @@ function run(args: string[], timeoutMs: number): Promise<{ code: number | null; 
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
+      rmSync(cwd, { recursive: true, force: true });
       resolve({ code, output });
     });
   });
