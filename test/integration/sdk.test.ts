@@ -400,6 +400,29 @@ describe('webhooks', () => {
     expect(await verifyWebhook({ secret: 'whsec_' + Buffer.alloc(32, 7).toString('base64'), headers, body: text }), 'another secret').toBe(false);
     expect(await verifyWebhook({ secret, headers: { ...headers, 'webhook-signature': 'v1,!!!' }, body: text }), 'a malformed signature').toBe(false);
   });
+
+  it('lists a job\'s deliveries and redelivers one: same webhook-id, a fresh signature that verifies', async () => {
+    const { secret } = await admin.admin.webhookSecret();
+    const job = await kubeff.convert({ input: clip, output: { path: '/storage/out/redelivered.mp4', video: { preset: 'ultrafast' } }, options: { webhook_url: `${receiverUrl}/again`, webhook_events: ['complete'] } });
+    await kubeff.waitFor(job);
+    const deliveredTo = (id: string) => deliveries.filter((d) => d.headers['webhook-id'] === id);
+    let log = await kubeff.jobs.webhooks(job.id);
+    for (let i = 0; i < 200 && log.deliveries[0]?.state !== 'delivered'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      log = await kubeff.jobs.webhooks(job.id);
+    }
+    const first = log.deliveries[0];
+    if (!first) throw new Error('the job has no webhook delivery');
+    expect(first).toMatchObject({ event: 'complete', state: 'delivered', attempts: 1 });
+
+    const again = await kubeff.jobs.redeliver(job.id, first.id);
+    expect(again.id).toBe(first.id);
+    for (let i = 0; i < 200 && deliveredTo(first.id).length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+    const [a, b] = deliveredTo(first.id);
+    if (!a || !b) throw new Error('the redelivery did not arrive within 10 s');
+    expect(await verifyWebhook({ secret, headers: b.headers, body: b.body })).toBe(true);
+    expect(b.body.equals(a.body), 'the same payload').toBe(true);
+  });
 });
 
 describe('calls', () => {
