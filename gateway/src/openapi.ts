@@ -30,8 +30,27 @@ export function plainJson<T>(value: T): T {
 
 /** `post /api/v1/jobs/:id/events` -> `postJobsIdEvents`: stable ids for generated clients. */
 export function operationId(method: string, url: string): string {
-  const words = url.replace(/^\/api\/v1(?=\/|$)/, '').split(/[/:_.-]+/).filter(Boolean);
+  const words = url.replace(/^\/api\/v1(?=\/|$)/, '').split(/[/:_.{}-]+/).filter(Boolean);
   return method.toLowerCase() + words.map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('');
+}
+
+const httpMethods = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
+
+/**
+ * A route serving several methods (GET and HEAD of /files) goes through `transform` once, so each
+ * of its operations got the first method's id; OpenAPI wants ids unique, so each is renamed for
+ * its own method.
+ */
+function uniqueOperationIds<T>(doc: T): T {
+  const paths = (doc as { paths?: Record<string, Record<string, { operationId?: string }>> }).paths ?? {};
+  for (const [url, item] of Object.entries(paths)) {
+    for (const [method, op] of Object.entries(item)) {
+      const id = op.operationId;
+      const named = id === undefined ? undefined : httpMethods.find((m) => id.startsWith(m) && /^[A-Z]/.test(id.slice(m.length)));
+      if (id !== undefined && named !== undefined && named !== method && httpMethods.includes(method)) op.operationId = operationId(method, url);
+    }
+  }
+  return doc;
 }
 
 /**
@@ -87,6 +106,11 @@ export async function openapiPlugin(app: FastifyInstance, _deps: Deps): Promise<
       // A copy: the route's own schema object is also Fastify's validator input.
       const s: Record<string, unknown> = { ...(schema as Record<string, unknown> | undefined) };
       if (s['hide'] === true) return { schema: s as FastifySchema, url };
+      // A body the route streams instead of parsing, documented without a validator seeing it.
+      if (s['documentedBody'] !== undefined) {
+        s['body'] = s['documentedBody'];
+        delete s['documentedBody'];
+      }
       s['operationId'] ??= operationId(method, url);
       // Every operation states its security: [] marks the public ones, so a client generator
       // does not attach a key where none is read, and a reader sees what each call needs.
@@ -95,7 +119,7 @@ export async function openapiPlugin(app: FastifyInstance, _deps: Deps): Promise<
       if (admin && typeof s['description'] !== 'string') s['description'] = 'Requires an admin key; a client key gets 403 ACCESS_DENIED.';
       return { schema: s as FastifySchema, url };
     },
-    transformObject: (doc) => describeResponses(plainJson('openapiObject' in doc ? doc.openapiObject : doc.swaggerObject)),
+    transformObject: (doc) => uniqueOperationIds(describeResponses(plainJson('openapiObject' in doc ? doc.openapiObject : doc.swaggerObject))),
   });
 
   await app.register(swaggerUi, {

@@ -42,39 +42,8 @@ const header = [
   '',
 ].join('\n');
 
-const methods = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
-
-/**
- * Operation ids made unique where the document repeats one, with what was changed. The gateway
- * names a route serving GET and HEAD after its first method for both (`getFiles` twice), which
- * OpenAPI forbids and openapi-typescript refuses; the HEAD one is named after its own method here
- * (`headFiles`) until the document does that itself. Anything else repeated is still an error.
- */
-export function uniqueOperationIds(doc: OpenAPI3): { doc: OpenAPI3; renamed: string[] } {
-  const copy = JSON.parse(JSON.stringify(doc)) as OpenAPI3;
-  const seen = new Set<string>();
-  const renamed: string[] = [];
-  for (const [path, item] of Object.entries(copy.paths ?? {})) {
-    for (const method of methods) {
-      const op = (item as Partial<Record<(typeof methods)[number], { operationId?: string }>>)[method];
-      const id = op?.operationId;
-      if (!op || id === undefined) continue;
-      if (seen.has(id)) {
-        // Only an id named after another method of the same route is renamed.
-        const named = methods.find((m) => id.startsWith(m) && /^[A-Z]/.test(id.slice(m.length)));
-        const own = named && named !== method ? method + id.slice(named.length) : undefined;
-        if (own === undefined || seen.has(own)) throw new Error(`operationId ${id} of ${method.toUpperCase()} ${path} is used by another operation too`);
-        op.operationId = own;
-        renamed.push(`${method.toUpperCase()} ${path}: ${id} -> ${own}`);
-      }
-      seen.add(op.operationId ?? id);
-    }
-  }
-  return { doc: copy, renamed };
-}
-
 /** The TypeScript module of the document's types (`paths`, `components`, `operations`). */
 export async function generateTypes(doc: OpenAPI3): Promise<string> {
-  const ast = await openapiTS(uniqueOperationIds(doc).doc, { silent: true });
+  const ast = await openapiTS(doc, { silent: true });
   return header + astToString(ast);
 }

@@ -2,10 +2,9 @@
 // OpenAPI document. Run after any change to a route's schema: `npm run gen:sdk`.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { relative } from 'node:path';
-import { generatedPath, generateTypes, openapiDocument, uniqueOperationIds } from './document.ts';
+import { generatedPath, generateTypes, openapiDocument } from './document.ts';
 
 const doc = await openapiDocument();
-for (const r of uniqueOperationIds(doc).renamed) console.warn(`warning: the document repeats an operationId; generated as ${r}`);
 const text = await generateTypes(doc);
 let before = '';
 try {

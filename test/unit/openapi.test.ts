@@ -148,3 +148,31 @@ describe('the documented job requests', () => {
     expect(body('/api/v1/batch').properties!['jobs']!.items!.anyOf).toHaveLength(3);
   });
 });
+
+describe('operations of the whole document', () => {
+  let s: Standalone;
+  const dirs = [mkdtempSync(join(tmpdir(), 'kubeff-oa-')), mkdtempSync(join(tmpdir(), 'kubeff-oa-data-'))] as const;
+  beforeAll(async () => {
+    s = await startStandalone(configFromEnv({ PORT: '0', KUBEFF_STORAGE_ROOT: dirs[0], KUBEFF_DATA_DIR: dirs[1], KUBEFF_API_KEYS: 'ck', KUBEFF_ADMIN_KEYS: 'ak', LOG_LEVEL: 'warn', KUBEFF_SPARE_WORKERS: '0' }));
+    await s.app.ready();
+  });
+  afterAll(async () => {
+    await s.close();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+  type Op = { operationId?: string; requestBody?: { content: Record<string, unknown> } };
+  const ops = () => Object.entries((s.app.swagger() as unknown as { paths: Record<string, Record<string, Op>> }).paths)
+    .flatMap(([path, item]) => Object.entries(item).map(([method, op]) => ({ path, method, op })));
+
+  it('gives every operation its own id, named for its own method (GET and HEAD of one route too)', () => {
+    const ids = ops().map((o) => o.op.operationId);
+    expect(ids.filter((id, i) => ids.indexOf(id) !== i), 'repeated operationIds').toEqual([]);
+    expect(ops().find((o) => o.method === 'head' && o.path === '/api/v1/files')?.op.operationId).toBe('headFiles');
+    for (const o of ops()) expect(o.op.operationId?.startsWith(o.method), `${o.method} ${o.path}: ${o.op.operationId}`).toBe(true);
+  });
+
+  it('documents the upload body as the file\'s bytes', () => {
+    const upload = ops().find((o) => o.method === 'post' && o.path === '/api/v1/files');
+    expect(upload?.op.requestBody?.content).toHaveProperty('application/octet-stream');
+  });
+});

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { generatedPath, generateTypes, openapiDocument, uniqueOperationIds } from '../../sdk/scripts/document.ts';
+import { generatedPath, generateTypes, openapiDocument } from '../../sdk/scripts/document.ts';
 
 const repo = join(import.meta.dirname, '..', '..');
 const run = promisify(execFile);
@@ -28,14 +28,6 @@ describe('the SDK\'s generated types', () => {
     const committed = readFileSync(generatedPath, 'utf8');
     const diff = firstDifference(committed, fresh);
     expect(diff, `sdk/src/openapi.ts is stale; run npm run gen:sdk. First difference at ${diff}`).toBeUndefined();
-  });
-
-  it('give a repeated operationId its own method\'s name and refuse any other repetition', () => {
-    const op = (operationId: string) => ({ operationId, responses: {} });
-    const { doc, renamed } = uniqueOperationIds({ openapi: '3.1.0', info: { title: 't', version: '1' }, paths: { '/f': { get: op('getF'), head: op('getF') } } });
-    expect((doc.paths?.['/f'] as { head?: { operationId?: string } } | undefined)?.head?.operationId).toBe('headF');
-    expect(renamed).toEqual(['HEAD /f: getF -> headF']);
-    expect(() => uniqueOperationIds({ openapi: '3.1.0', info: { title: 't', version: '1' }, paths: { '/a': { get: op('getX') }, '/b': { get: op('getX') } } })).toThrow(/used by another operation/);
   });
 });
 

@@ -589,6 +589,10 @@ export function filesPlugin(app: FastifyInstance, deps: Deps): void {
         tags: ['files'],
         summary: 'Upload a media file (the raw bytes as the body); checked with ffprobe before it is kept',
         querystring: UploadQuery,
+        // Documentation only (openapi.ts moves it to the body): the body is streamed to disk, never
+        // parsed, so no validator may see it. The file's bytes, as application/octet-stream or as
+        // the file's own type (video/mp4, image/png...).
+        documentedBody: { content: { 'application/octet-stream': { schema: Type.String({ format: 'binary', description: "The file's bytes; its first bytes must be those of a video, audio or image format" }) } } },
         response: { 201: UploadedFile, ...errors, 503: ErrorResponse, 507: ErrorResponse },
       },
     }, async (req, reply) => upload(deps, req, reply));
