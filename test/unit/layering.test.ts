@@ -5,7 +5,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const root = resolve(import.meta.dirname, '../..');
-const packages = ['crds', 'operator', 'gateway', 'worker-image', 'cli', 'sdk'];
+const packages = ['crds', 'operator', 'gateway', 'worker-image', 'cli', 'sdk', 'ui'];
 
 function sources(dir: string): string[] {
   let out: string[] = [];
@@ -51,6 +51,7 @@ const allowed: Record<string, string[]> = {
   gateway: ['crds', 'operator', 'worker-image'],
   sdk: [],
   cli: ['sdk'],
+  ui: ['sdk'],
 };
 
 describe('layering', () => {

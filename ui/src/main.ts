@@ -7,9 +7,9 @@ import { jobPage } from './pages/job.ts';
 import { jobsPage } from './pages/jobs.ts';
 import { newJobPage } from './pages/new-job.ts';
 import { signInPage } from './pages/signin.ts';
+import type { Page } from './page.ts';
 import { forgetKey, isAdmin, savedKey } from './session.ts';
 
-export type Page = (root: HTMLElement, params: { id?: string; query: URLSearchParams }, signal: AbortSignal) => Promise<void>;
 
 const routes: [RegExp, Page][] = [
   [/^\/signin$/, signInPage],

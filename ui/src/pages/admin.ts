@@ -2,7 +2,7 @@
 import { h, show, when } from '../dom.ts';
 import { errorBanner } from '../errors.ts';
 import { client } from '../session.ts';
-import type { Page } from '../main.ts';
+import type { Page } from '../page.ts';
 
 export const adminPage: Page = async (root, _params, signal) => {
   const c = client();

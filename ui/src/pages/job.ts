@@ -9,7 +9,7 @@ import { follow } from '../live.ts';
 import { fileText, hlsPlayer, imageView, videoPlayer } from '../media.ts';
 import { describe, lineChart, rateQualityChart } from '../plot.ts';
 import { client } from '../session.ts';
-import type { Page } from '../main.ts';
+import type { Page } from '../page.ts';
 
 type Output = Job['outputs'][number];
 

@@ -5,7 +5,7 @@ import { h, show, statusBadge, when } from '../dom.ts';
 import { errorBanner } from '../errors.ts';
 import { follow } from '../live.ts';
 import { client } from '../session.ts';
-import type { Page } from '../main.ts';
+import type { Page } from '../page.ts';
 
 const statuses = ['', 'queued', 'processing', 'completed', 'failed', 'cancelled'];
 const types = ['', 'convert', 'stream', 'analyze'];

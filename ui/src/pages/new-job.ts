@@ -4,7 +4,7 @@
 import { h, show } from '../dom.ts';
 import { errorBanner, fieldProblems } from '../errors.ts';
 import { client, savedKey } from '../session.ts';
-import type { Page } from '../main.ts';
+import type { Page } from '../page.ts';
 
 interface Field {
   /** The request field this input fills; a server problem at it, or below it, is shown here. */

@@ -3,7 +3,7 @@ import { KubeffClient } from '../../../sdk/src/index.ts';
 import { h, show } from '../dom.ts';
 import { errorText } from '../errors.ts';
 import { saveKey } from '../session.ts';
-import type { Page } from '../main.ts';
+import type { Page } from '../page.ts';
 
 export const signInPage: Page = async (root) => {
   const input = h('input', { id: 'api-key', name: 'api-key', type: 'password', autocomplete: 'off', required: true, size: 40, 'aria-describedby': 'key-help' });
