@@ -3,7 +3,7 @@
 import Type from 'typebox';
 import { AnalyzeRequest, AnyJobRequest, BatchRequest, ConvertRequest, StreamRequest } from '../../crds/src/request.ts';
 import { Acceleration, ChunkCounts, Chunking, JobError, Metrics, OutputFile, PhaseValues, QualityResult, Verification } from '../../crds/src/status.ts';
-import { literals } from '../../crds/src/spec.ts';
+import { literals, MediaJobSpec } from '../../crds/src/spec.ts';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 
@@ -96,6 +96,8 @@ export const JobDetail = Type.Object({
   verification: Type.Optional(Verification),
   /** Target VMAF (chosen CRF, predicted and measured VMAF, search), quality gate, per-title ladder. */
   quality: Type.Optional(QualityResult),
+  /** The job as the server understood it: the request in its one canonical form (the MediaJob spec). */
+  spec: MediaJobSpec,
 });
 
 export const JobList = Type.Object({

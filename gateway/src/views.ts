@@ -46,5 +46,6 @@ export function jobDetail(j: JobRecord) {
     ...(s.chunking ? { chunking: s.chunking } : {}),
     ...(s.verification ? { verification: s.verification } : {}),
     ...(s.quality ? { quality: s.quality } : {}),
+    spec: j.spec,
   };
 }

@@ -76,3 +76,31 @@ describe('job bodies', () => {
     expect(json.error.details?.field).toBe(field);
   });
 });
+
+describe('job list and detail', () => {
+  it('filters the list by type, and shows each job its canonical spec', async () => {
+    const { makeSource } = await import('../support/media.ts');
+    makeSource(gw.storage.host('/storage/in/typed.mp4'), { seconds: 1, width: 160, height: 120 });
+    const post = async (path: string, body: unknown) => {
+      const res = await gw.api(path, { method: 'POST', json: body, key: gw.keys.other });
+      const json = (await res.json()) as { job: { id: string } };
+      expect(res.status, JSON.stringify(json)).toBe(201);
+      return json.job.id;
+    };
+    const convert = await post('/api/v1/convert', { input: '/storage/in/typed.mp4', output: 'mkv', operations: [{ type: 'resize', params: { resolution: '120p' } }] });
+    const analyze = await post('/api/v1/analyze', { input: '/storage/in/typed.mp4', reference: '/storage/in/typed.mp4', metrics: ['PSNR'] });
+    const list = async (type: string) => ((await (await gw.api(`/api/v1/jobs?type=${type}`, { method: 'GET', key: gw.keys.other })).json()) as { jobs: { id: string; type: string }[] }).jobs.map((j) => j.id);
+    expect(await list('convert')).toEqual([convert]);
+    expect(await list('analyze')).toEqual([analyze]);
+    expect(await list('stream')).toEqual([]);
+    const bad = await gw.api('/api/v1/jobs?type=transcode', { method: 'GET', key: gw.keys.other });
+    expect(bad.status).toBe(400);
+
+    const detail = (await (await gw.api(`/api/v1/jobs/${convert}`, { method: 'GET', key: gw.keys.other })).json()) as { spec: { type: string; output: { path: string; format: string }; operations: unknown[] } };
+    expect(detail.spec.type).toBe('convert');
+    expect(detail.spec.output).toMatchObject({ path: '/storage/in/typed.mkv', format: 'mkv' });
+    expect(detail.spec.operations).toEqual([{ type: 'scale', height: 120 }]);
+    const a = (await (await gw.api(`/api/v1/jobs/${analyze}`, { method: 'GET', key: gw.keys.other })).json()) as { spec: { analyze: { metrics: string[] } } };
+    expect(a.spec.analyze.metrics, 'the request as the server understood it: names folded').toEqual(['psnr']);
+  });
+});

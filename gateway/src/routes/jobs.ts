@@ -261,6 +261,7 @@ export function jobRoutes(app: FastifyInstance, deps: Deps): void {
       summary: 'List jobs',
       querystring: Type.Object({
         status: Type.Optional(Type.Union(PhaseValues.map((v) => Type.Literal(v)))),
+        type: Type.Optional(Type.Union([Type.Literal('convert'), Type.Literal('stream'), Type.Literal('analyze')])),
         page: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1 })),
         per_page: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
         sort: Type.Optional(Type.String({ pattern: '^(created_at|updated_at|priority)(:(asc|desc))?$', default: 'created_at:desc' })),
@@ -269,13 +270,14 @@ export function jobRoutes(app: FastifyInstance, deps: Deps): void {
     },
   }, async (req) => {
     const p = principalOf(req);
-    const q = req.query as { status?: Phase; page?: number; per_page?: number; sort?: string };
+    const q = req.query as { status?: Phase; type?: string; page?: number; per_page?: number; sort?: string };
     const page = q.page ?? 1;
     const perPage = q.per_page ?? 20;
     const [field, order] = (q.sort ?? 'created_at:desc').split(':') as ['created_at' | 'updated_at' | 'priority', 'asc' | 'desc' | undefined];
     const { jobs, total } = deps.store.listJobs({
       owner: p.scope === 'admin' ? undefined : p.keyId,
       phase: q.status,
+      type: q.type,
       limit: perPage,
       offset: (page - 1) * perPage,
       sort: field,

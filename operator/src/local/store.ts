@@ -45,6 +45,8 @@ export interface ApiKeyRecord {
 export interface ListQuery {
   owner?: string | undefined;
   phase?: Phase | undefined;
+  /** convert, stream or analyze (the spec's type). */
+  type?: string | undefined;
   batchId?: string | undefined;
   limit: number;
   offset: number;
@@ -247,6 +249,10 @@ export class Store {
     if (q.phase !== undefined) {
       where.push('phase = ?');
       args.push(q.phase);
+    }
+    if (q.type !== undefined) {
+      where.push("json_extract(spec, '$.type') = ?");
+      args.push(q.type);
     }
     if (q.batchId !== undefined) {
       where.push('batch_id = ?');
