@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { presentedKey } from './auth.ts';
 import type { Deps } from './deps.ts';
 import { ApiError, errorHandler } from './errors.ts';
+import { isLinkRequest, linkPrincipal, redactedUrl } from './link-auth.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { RouteMethods } from './route-methods.ts';
 import { adminRoutes } from './routes/admin.ts';
@@ -37,7 +38,8 @@ function typedBodies(external: Parameters<typeof coercingPool>[0], options?: { c
 
 /** Paths anyone may call without a key. */
 const publicPaths = new Set(['/api/v1/health', '/health', '/openapi.json']);
-const isPublic = (url: string) => publicPaths.has(url.split('?')[0] ?? '') || url.startsWith('/docs');
+// The dashboard's page and scripts are public; everything it shows comes through the API with a key.
+const isPublic = (url: string) => publicPaths.has(url.split('?')[0] ?? '') || url.startsWith('/docs') || url === '/ui' || url.startsWith('/ui/');
 
 export interface AppOptions {
   /** The process's pino logger; the app logs through it with request ids. */
@@ -89,7 +91,8 @@ export async function buildApp(deps: Deps, opts: AppOptions = {}): Promise<Fasti
       }
     }
     if (isPublic(req.url)) return;
-    req.principal = deps.keys.authenticate(presentedKey(req));
+    // A signed download link stands in for the key on GET/HEAD /api/v1/files only (link-auth.ts).
+    req.principal = isLinkRequest(req) ? linkPrincipal(deps, req) : deps.keys.authenticate(presentedKey(req));
     const rate = limiter.take(req.principal.keyId);
     void reply.header('x-ratelimit-limit', String(rate.limit));
     void reply.header('x-ratelimit-remaining', String(rate.remaining));
@@ -100,7 +103,8 @@ export async function buildApp(deps: Deps, opts: AppOptions = {}): Promise<Fasti
   });
 
   app.addHook('onResponse', async (req, reply) => {
-    req.log.info({ method: req.method, url: req.url, route: req.routeOptions.url ?? 'unmatched', status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100, key: req.principal?.keyId }, 'request');
+    // A link's signature is a credential: it never reaches the logs.
+    req.log.info({ method: req.method, url: redactedUrl(req.url), route: req.routeOptions.url ?? 'unmatched', status: reply.statusCode, ms: Math.round(reply.elapsedTime * 100) / 100, key: req.principal?.keyId }, 'request');
   });
 
   // Idempotency-Key on POST: same key + same body replays the first response; other body -> 422;

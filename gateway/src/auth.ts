@@ -43,6 +43,8 @@ export interface KeyService {
   rotate(id: string): Promise<{ record: ApiKeyRecord; key: string }>;
   revoke(id: string): Promise<ApiKeyRecord>;
   list(): ApiKeyRecord[];
+  /** A key by id, a revoked one included: for requests that name a key instead of presenting it (signed download links). */
+  find(id: string): ApiKeyRecord | undefined;
 }
 
 export interface KeyServiceOptions {
@@ -109,6 +111,7 @@ export function keyService(store: Store, opts: KeyServiceOptions): KeyService {
       return record;
     },
     list: () => store.listKeys(),
+    find: (id) => store.keyById(id),
   };
 }
 

@@ -19,6 +19,8 @@ import { ClusterRuntime } from './cluster/runtime.ts';
 import { WebhookFeed } from './cluster/webhook-feed.ts';
 import type { Config } from './config.ts';
 import type { Deps } from './deps.ts';
+import { linkKey } from './download-links.ts';
+import { generateLinkSecret } from './link-secret.ts';
 import { defaultPlugins, toolsFor } from './standalone.ts';
 import { generateSecret } from './webhooks/signing.ts';
 import type { WebhooksPluginOptions } from './webhooks/plugin.ts';
@@ -41,17 +43,18 @@ export interface ClusterOptions {
 }
 
 const WebhookSecretName = 'kubeff-webhook-signing';
+const LinkSecretName = 'kubeff-download-links';
 
 /**
- * All replicas must sign with the same secret: KUBEFF_WEBHOOK_SECRET when set, else one kept in a
- * Secret of the namespace (created by the first replica that needs it).
+ * A secret every replica must share (webhook signing, download links): the configured value when
+ * set, else one kept in a Secret of the namespace, created by the first replica that needs it.
  */
-async function sharedWebhookSecret(core: CoreV1Api, namespace: string, env: NodeJS.ProcessEnv): Promise<string> {
-  if (env['KUBEFF_WEBHOOK_SECRET']) return env['KUBEFF_WEBHOOK_SECRET'];
+async function sharedSecret(core: CoreV1Api, namespace: string, name: string, configured: string | undefined, generate: () => string): Promise<string> {
+  if (configured) return configured;
   const read = async () => {
-    const s = await core.readNamespacedSecret({ name: WebhookSecretName, namespace });
+    const s = await core.readNamespacedSecret({ name, namespace });
     const v = s.data?.['secret'];
-    if (!v) throw new Error(`Secret ${namespace}/${WebhookSecretName} has no 'secret' key`);
+    if (!v) throw new Error(`Secret ${namespace}/${name} has no 'secret' key`);
     return Buffer.from(v, 'base64').toString('utf8');
   };
   try {
@@ -59,9 +62,9 @@ async function sharedWebhookSecret(core: CoreV1Api, namespace: string, env: Node
   } catch (err) {
     if (httpCode(err) !== 404) throw err;
   }
-  const value = generateSecret();
+  const value = generate();
   try {
-    await core.createNamespacedSecret({ namespace, body: { metadata: { name: WebhookSecretName, labels: { 'app.kubernetes.io/managed-by': 'kubeff-gateway' } }, type: 'Opaque', stringData: { secret: value } } });
+    await core.createNamespacedSecret({ namespace, body: { metadata: { name, labels: { 'app.kubernetes.io/managed-by': 'kubeff-gateway' } }, type: 'Opaque', stringData: { secret: value } } });
     return value;
   } catch (err) {
     if (httpCode(err) === 409) return read(); // another replica won the race
@@ -116,9 +119,10 @@ export async function startCluster(config: Config, opts: ClusterOptions = {}): P
 
     const feed = new WebhookFeed({ nats: nc, namespace: ns, store, log: log.child({ component: 'webhooks' }) });
     const env = { ...process.env, ...(opts.webhooks?.env ?? {}) };
-    const secret = await sharedWebhookSecret(core, ns, env);
+    const secret = await sharedSecret(core, ns, WebhookSecretName, env['KUBEFF_WEBHOOK_SECRET'], generateSecret);
+    const links = await sharedSecret(core, ns, LinkSecretName, config.linkSecret, generateLinkSecret);
     const tools = toolsFor(config);
-    const deps: Deps = { config, store, bus, runtime, keys, storage: storageFromEnv(config.storageRoot, process.env), tools };
+    const deps: Deps = { config, store, bus, runtime, keys, storage: storageFromEnv(config.storageRoot, process.env), tools, linkKey: linkKey(links) };
     const app = await buildApp(deps, {
       logger: log,
       plugins: opts.plugins ?? defaultPlugins({ webhooks: { ...opts.webhooks, env: { ...env, KUBEFF_WEBHOOK_SECRET: secret }, source: feed.bus } }),

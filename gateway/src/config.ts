@@ -1,5 +1,6 @@
 // Configuration from the environment, read once at start. Every variable is documented in the README.
 import { resolve } from 'node:path';
+import { configuredLinkSecret } from './link-secret.ts';
 
 export interface Config {
   /** standalone: embedded store and local workers; cluster: MediaJobs in the Kubernetes API. */
@@ -37,6 +38,8 @@ export interface Config {
   /** Webhook targets on private, loopback or link-local addresses are refused unless allowed. */
   webhookAllowPrivate: boolean;
   idempotencyHours: number;
+  /** Secret of signed download links (KUBEFF_LINK_SECRET); undefined: generated and kept (link-secret.ts). */
+  linkSecret: string | undefined;
   ffmpegPath: string | undefined;
   ffprobePath: string | undefined;
   logLevel: string;
@@ -99,6 +102,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     maxUploadBytes: int(env, 'KUBEFF_MAX_UPLOAD_BYTES', 10 * 1024 ** 3, 1),
     webhookAllowPrivate: bool(env['KUBEFF_WEBHOOK_ALLOW_PRIVATE']),
     idempotencyHours: int(env, 'KUBEFF_IDEMPOTENCY_HOURS', 24, 1),
+    linkSecret: configuredLinkSecret(env),
     ffmpegPath: env['FFMPEG_PATH'] || undefined,
     ffprobePath: env['FFPROBE_PATH'] || undefined,
     logLevel: env['LOG_LEVEL'] || 'info',

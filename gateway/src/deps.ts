@@ -15,4 +15,6 @@ export interface Deps {
   keys: KeyService;
   storage: LocalStorage;
   tools: Tools;
+  /** The HMAC key of signed download links (download-links.ts), the same on every replica. */
+  linkKey: Buffer;
 }

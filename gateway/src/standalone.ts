@@ -15,9 +15,13 @@ import { buildApp, type AppOptions } from './app.ts';
 import { bootstrapKeys, keyService } from './auth.ts';
 import type { Config } from './config.ts';
 import type { Deps } from './deps.ts';
+import { linkKey } from './download-links.ts';
+import { standaloneLinkSecret } from './link-secret.ts';
 import { metricsPlugin } from './metrics.ts';
 import { openapiPlugin } from './openapi.ts';
+import { fileLinksPlugin } from './routes/file-links.ts';
 import { filesPlugin } from './routes/files.ts';
+import { uiPlugin } from './ui.ts';
 import { jobAttemptTracer, tracingPlugin } from './tracing.ts';
 import { webhooksPlugin, type WebhooksPluginOptions } from './webhooks/plugin.ts';
 
@@ -26,7 +30,7 @@ import { webhooksPlugin, type WebhooksPluginOptions } from './webhooks/plugin.ts
  * routes, or they are left out of the document; metrics after OpenAPI so /metrics is documented.
  */
 export function defaultPlugins(opts: { webhooks?: WebhooksPluginOptions | undefined } = {}): NonNullable<AppOptions['plugins']> {
-  return [tracingPlugin, openapiPlugin, metricsPlugin, webhooksPlugin(opts.webhooks), filesPlugin];
+  return [tracingPlugin, openapiPlugin, metricsPlugin, webhooksPlugin(opts.webhooks), filesPlugin, uiPlugin, fileLinksPlugin];
 }
 
 const repo = join(import.meta.dirname, '..', '..');
@@ -71,7 +75,7 @@ export async function startStandalone(config: Config, opts: { logger?: Logger; r
   });
   const keys = keyService(store, { acceptAnyKey: config.acceptAnyKey });
   const bootstrap = await bootstrapKeys(store, keys, config);
-  const deps: Deps = { config, store, bus, runtime, keys, storage: storageFromEnv(config.storageRoot, process.env), tools };
+  const deps: Deps = { config, store, bus, runtime, keys, storage: storageFromEnv(config.storageRoot, process.env), tools, linkKey: linkKey(standaloneLinkSecret(store, config.linkSecret)) };
   const app = await buildApp(deps, { logger: log, plugins: opts.plugins ?? defaultPlugins({ webhooks: opts.webhooks }) });
   runtime.start();
   return {

@@ -1,7 +1,7 @@
 // KubeffClient: one method per thing the API does, typed from the OpenAPI document (types.ts).
 // Submissions answer with the new job; `waitFor` follows it to its end; `events` iterates its live
 // events; `files` moves bytes in and out of storage; `admin` needs an admin key.
-import { download, upload, type DownloadOptions, type FileDownload, type UploadOptions } from './files.ts';
+import { download, link, upload, type DownloadLink, type DownloadOptions, type FileDownload, type LinkOptions, type UploadOptions } from './files.ts';
 import { jobEvents, type EventsOptions, type JobEvent } from './job-events.ts';
 import { seg, Transport, type CallOptions, type ClientOptions } from './transport.ts';
 import type {
@@ -103,6 +103,8 @@ export class KubeffClient {
     upload: (source: UploadSource, o: UploadOptions = {}): Promise<UploadedFile> => upload(this.t, source, o),
     /** A file's bytes as a web ReadableStream (Range supported). */
     download: (path: string, o: DownloadOptions = {}): Promise<FileDownload> => download(this.t, path, o),
+    /** A signed URL that downloads the file without a key until it expires (for <video src>); the key must be able to read the file. */
+    link: (path: string, o: LinkOptions = {}): Promise<DownloadLink> => link(this.t, path, o),
   };
 
   readonly admin = {

@@ -1,8 +1,9 @@
-// Files in storage: upload (POST /files, the raw bytes streamed as the body) and download (GET
-// /files, the bytes as a web ReadableStream, a byte range on request).
+// Files in storage: upload (POST /files, the raw bytes streamed as the body), download (GET
+// /files, the bytes as a web ReadableStream, a byte range on request), and signed links (POST
+// /files/links) for what cannot send a key, such as a <video src>.
 import { KubeffNetworkError } from './errors.ts';
 import type { CallOptions, Transport } from './transport.ts';
-import type { UploadedFile, UploadQuery } from './types.ts';
+import type { DownloadLinkRequest, DownloadLinkResponse, UploadedFile, UploadQuery } from './types.ts';
 import { prepareBody, type UploadSource } from './upload-body.ts';
 
 
@@ -90,4 +91,25 @@ export async function download(t: Transport, path: string, o: DownloadOptions = 
     etag: h.get('etag') ?? undefined,
     lastModified: h.get('last-modified') ?? undefined,
   };
+}
+
+export interface LinkOptions extends CallOptions {
+  /** Seconds the link works for: 10 to 86400 (default 900). */
+  expiresIn?: number | undefined;
+}
+
+export interface DownloadLink {
+  /** Absolute: GET or HEAD it with no key (Range supported), e.g. as a <video> element's src. */
+  url: string;
+  /** When the link stops working (also when the key that made it is revoked or rotated). */
+  expiresAt: Date;
+}
+
+/** A signed, short-lived URL that downloads one file as this key, without sending the key. */
+export async function link(t: Transport, path: string, o: LinkOptions = {}): Promise<DownloadLink> {
+  const body: DownloadLinkRequest = { path, ...(o.expiresIn !== undefined ? { expires_in: o.expiresIn } : {}) };
+  const res = await t.json<DownloadLinkResponse>('POST', '/files/links', { ...o, json: body });
+  // The server answers relative to itself; appended to the base URL (not resolved against it), a
+  // base behind a path prefix (https://host/kubeff) keeps its prefix.
+  return { url: `${t.baseUrl}${res.url}`, expiresAt: new Date(res.expires_at) };
 }

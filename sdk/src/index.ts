@@ -5,7 +5,7 @@ export { KubeffClient, type SubmitOptions } from './client.ts';
 export { KubeffError, KubeffNetworkError, isErrorEnvelope, type NetworkFailure } from './errors.ts';
 export type { ReconnectInfo, ReconnectOptions } from './event-stream.ts';
 export { followEventStream } from './event-stream.ts';
-export type { ByteRange, DownloadOptions, FileDownload, UploadOptions } from './files.ts';
+export type { ByteRange, DownloadLink, DownloadOptions, FileDownload, LinkOptions, UploadOptions } from './files.ts';
 export { finalEvents, type EventsOptions, type JobEvent, type JobEventName } from './job-events.ts';
 export type { components, operations, paths } from './openapi.ts';
 export { SseParser, type SseEvent } from './sse-parser.ts';

@@ -77,6 +77,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/files/links": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make a signed, short-lived download link to a file, usable without an API key (e.g. as a <video> source)
+         * @description The link acts as this key: it reads only this path, counts against this key's rate limit, and stops working when it expires or the key is revoked or rotated. A path this key may not read is answered 404, as a missing file is.
+         */
+        post: operations["postFilesLinks"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/health": {
         parameters: {
             query?: never;
@@ -377,14 +397,20 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Download a file: your uploads or your jobs' outputs (Range supported) */
+        /**
+         * Download a file: your uploads or your jobs' outputs (Range supported)
+         * @description Authenticated by an API key, or instead by the `expires`, `key` and `signature` of a link from POST /api/v1/files/links (what a <video> element can use); such a link reads this one path, as the key that made it.
+         */
         get: operations["getFiles"];
         put?: never;
         /** Upload a media file (the raw bytes as the body); checked with ffprobe before it is kept */
         post: operations["postFiles"];
         delete?: never;
         options?: never;
-        /** Download a file: your uploads or your jobs' outputs (Range supported) */
+        /**
+         * Download a file: your uploads or your jobs' outputs (Range supported)
+         * @description Authenticated by an API key, or instead by the `expires`, `key` and `signature` of a link from POST /api/v1/files/links (what a <video> element can use); such a link reads this one path, as the key that made it.
+         */
         head: operations["headFiles"];
         patch?: never;
         trace?: never;
@@ -949,6 +975,186 @@ export interface operations {
             };
             /** @description The reference's error envelope */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            type: string;
+                            code: string;
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                            doc_url: string;
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    postFilesLinks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The file to link to: under /storage/, or an s3://bucket/key object; one this key may download */
+                    path: string;
+                    /**
+                     * @description Seconds the link works for
+                     * @default 900
+                     */
+                    expires_in?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description GET or HEAD it without an API key (Range supported); relative to this server, e.g. for <video src> */
+                        url: string;
+                        /**
+                         * Format: date-time
+                         * @description When the link stops working
+                         */
+                        expires_at: string;
+                    };
+                };
+            };
+            /** @description The reference's error envelope */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            type: string;
+                            code: string;
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                            doc_url: string;
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+            /** @description The reference's error envelope */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            type: string;
+                            code: string;
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                            doc_url: string;
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+            /** @description The reference's error envelope */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            type: string;
+                            code: string;
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                            doc_url: string;
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+            /** @description The reference's error envelope */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            type: string;
+                            code: string;
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                            doc_url: string;
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+            /** @description The reference's error envelope */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            type: string;
+                            code: string;
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                            doc_url: string;
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+            /** @description The reference's error envelope */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            type: string;
+                            code: string;
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                            doc_url: string;
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+            /** @description The reference's error envelope */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3921,6 +4127,7 @@ export interface operations {
         parameters: {
             query?: {
                 status?: "queued" | "processing" | "completed" | "failed" | "cancelled";
+                type?: "convert" | "stream" | "analyze";
                 page?: number;
                 per_page?: number;
                 sort?: string;
@@ -4116,6 +4323,210 @@ export interface operations {
                                     /** @description Average bitrate written (AVERAGE-BANDWIDTH) */
                                     averageBitrate?: number;
                                 }[];
+                            };
+                            spec: {
+                                type: "convert" | "stream" | "analyze";
+                                input: {
+                                    /** @description A path under the storage root (/storage/input/video.mp4), an S3 object (s3://bucket/key) or an http(s) URL */
+                                    path: string;
+                                };
+                                output?: {
+                                    /** @description A path under the storage root (/storage/output/video.mp4) or an S3 location (s3://bucket/key) */
+                                    path: string;
+                                    format: "mp4" | "mov" | "mkv" | "webm" | "ts" | "gif" | "mp3" | "m4a" | "wav" | "flac" | "ogg" | "jpg" | "png" | "webp";
+                                    video?: {
+                                        codec?: "h264" | "h265" | "vp9" | "av1" | "gif" | "copy";
+                                        preset?: "ultrafast" | "superfast" | "veryfast" | "faster" | "fast" | "medium" | "slow" | "slower" | "veryslow";
+                                        /** @description Constant rate factor; range depends on codec */
+                                        crf?: number;
+                                        /** @description Target video bitrate in bits per second */
+                                        bitrate?: number;
+                                        /** @description Output width in pixels; omitted keeps the aspect ratio */
+                                        width?: number;
+                                        /** @description Output height in pixels; omitted keeps the aspect ratio */
+                                        height?: number;
+                                        fps?: number;
+                                        pixelFormat?: "yuv420p" | "yuv422p" | "yuv444p" | "yuv420p10le" | "yuv422p10le" | "yuv444p10le" | "nv12";
+                                        profile?: "baseline" | "main" | "high" | "high10" | "high422" | "high444" | "main10" | "main-still-picture";
+                                        /** @description Encode to this VMAF: the CRF is searched on samples of the input, then the whole input is encoded with it (instead of crf or bitrate) */
+                                        targetVmaf?: number;
+                                        /** @description Cap on the video bitrate in bits per second (VBV maxrate; the buffer is twice that) */
+                                        maxBitrate?: number;
+                                        /** @description Samples of the input the target-VMAF search encodes (default 4) */
+                                        vmafSamples?: number;
+                                    };
+                                    audio?: {
+                                        codec?: "aac" | "mp3" | "opus" | "vorbis" | "flac" | "pcm" | "copy";
+                                        /** @description Target audio bitrate in bits per second */
+                                        bitrate?: number;
+                                        channels?: number;
+                                        sampleRate?: "8000" | "16000" | "22050" | "24000" | "32000" | "44100" | "48000" | "96000";
+                                        /** @description EBU R128 two-pass loudness normalization */
+                                        normalize?: boolean;
+                                    };
+                                };
+                                operations: ({
+                                    /** @enum {string} */
+                                    type: "trim";
+                                    /** @description Start time in seconds */
+                                    start: number;
+                                    /** @description Duration in seconds */
+                                    duration?: number;
+                                    /** @description End time in seconds */
+                                    end?: number;
+                                } | {
+                                    /** @enum {string} */
+                                    type: "scale";
+                                    /** @description Width */
+                                    width?: number;
+                                    /** @description Height */
+                                    height?: number;
+                                } | {
+                                    /** @enum {string} */
+                                    type: "crop";
+                                    /** @description Crop width */
+                                    width: number;
+                                    /** @description Crop height */
+                                    height: number;
+                                    x: number;
+                                    y: number;
+                                } | {
+                                    /** @enum {string} */
+                                    type: "rotate";
+                                    degrees: 90 | 180 | 270;
+                                } | {
+                                    /** @enum {string} */
+                                    type: "flip";
+                                    direction: "horizontal" | "vertical";
+                                } | {
+                                    /** @enum {string} */
+                                    type: "fps";
+                                    fps: number;
+                                } | {
+                                    /** @enum {string} */
+                                    type: "speed";
+                                    factor: number;
+                                } | {
+                                    /** @enum {string} */
+                                    type: "deinterlace";
+                                } | {
+                                    /** @enum {string} */
+                                    type: "denoise";
+                                    strength: "light" | "medium" | "strong";
+                                } | {
+                                    /** @enum {string} */
+                                    type: "sharpen";
+                                    amount: number;
+                                } | {
+                                    /** @enum {string} */
+                                    type: "blur";
+                                    sigma: number;
+                                } | {
+                                    /** @enum {string} */
+                                    type: "color";
+                                    brightness?: number;
+                                    contrast?: number;
+                                    saturation?: number;
+                                    gamma?: number;
+                                } | {
+                                    /** @enum {string} */
+                                    type: "fade";
+                                    direction: "in" | "out";
+                                    /** @description Fade length in seconds */
+                                    duration: number;
+                                } | {
+                                    /** @enum {string} */
+                                    type: "watermark";
+                                    /** @description A path under the storage root (/storage/input/video.mp4), an S3 object (s3://bucket/key) or an http(s) URL */
+                                    image: string;
+                                    position: "top-left" | "top" | "top-right" | "left" | "center" | "right" | "bottom-left" | "bottom" | "bottom-right";
+                                    opacity: number;
+                                    /** @description Watermark width as a fraction of the video width */
+                                    scale: number;
+                                    /** @description Distance from the edges in pixels */
+                                    margin: number;
+                                } | {
+                                    /** @enum {string} */
+                                    type: "thumbnail";
+                                    /** @description Time of a single thumbnail */
+                                    timestamp?: number;
+                                    count?: number;
+                                    /** @description Seconds between thumbnails of a series */
+                                    interval?: number;
+                                    /** @description Width */
+                                    width?: number;
+                                    /** @description Height */
+                                    height?: number;
+                                    quality: "low" | "medium" | "high";
+                                } | {
+                                    /** @enum {string} */
+                                    type: "thumbnail_grid";
+                                    rows: number;
+                                    cols: number;
+                                    /** @description Width of the whole contact sheet */
+                                    width: number;
+                                    /** @description Height of the whole contact sheet */
+                                    height: number;
+                                })[];
+                                stream?: {
+                                    format: "hls" | "dash";
+                                    /** @description A path under the storage root (/storage/output/video.mp4) or an S3 location (s3://bucket/key) */
+                                    path: string;
+                                    segmentDuration: number;
+                                    videoCodec: "h264" | "h265";
+                                    /** @description Audio bitrate in bits per second */
+                                    audioBitrate: number;
+                                    variants?: {
+                                        /** @description Rendition name; used in file names */
+                                        name: string;
+                                        /** @description Width */
+                                        width?: number;
+                                        /** @description Height */
+                                        height?: number;
+                                        /** @description Video bitrate in bits per second */
+                                        bitrate: number;
+                                        /** @description Constant quality for this rendition, its bitrate then a cap (capped CRF); per-title ladders set it */
+                                        crf?: number;
+                                    }[];
+                                    perTitle?: {
+                                        /** @description Rungs at most */
+                                        maxVariants: number;
+                                        /** @description Lowest rung bitrate at least, bits per second */
+                                        minBitrate?: number;
+                                        /** @description Top rung bitrate at most, bits per second */
+                                        maxBitrate?: number;
+                                    };
+                                };
+                                analyze?: {
+                                    /** @description A path under the storage root (/storage/input/video.mp4), an S3 object (s3://bucket/key) or an http(s) URL */
+                                    reference: string;
+                                    metrics: ("vmaf" | "psnr" | "ssim")[];
+                                    /** @description A path under the storage root (/storage/output/video.mp4) or an S3 location (s3://bucket/key) */
+                                    path?: string;
+                                };
+                                options: {
+                                    priority: "low" | "normal" | "high";
+                                    hardwareAcceleration: "auto" | "none" | "nvenc";
+                                    webhookUrl?: string;
+                                    webhookEvents?: ("queued" | "started" | "progress" | "complete" | "error" | "cancelled")[];
+                                    timeoutSeconds?: number;
+                                    /** @description Split the video into chunks encoded at once by this many workers and stitched frame-exactly; 1 = one FFmpeg, auto = chosen from the duration and the worker pool */
+                                    parallelism?: number | "auto";
+                                    /** @description Target chunk length when split (default: the output length over parallelism) */
+                                    chunkSeconds?: number;
+                                    /** @description Report a presigned download URL valid this long for each S3 output */
+                                    presignOutputSeconds?: number;
+                                    /** @description Check every output before it is published (decode, streams, duration, segments); default true */
+                                    verify?: boolean;
+                                    qualityGate?: {
+                                        vmafMin?: number;
+                                        /** @description dB */
+                                        psnrMin?: number;
+                                        ssimMin?: number;
+                                        /** @description fail the job, or re-encode once at a better setting first */
+                                        onFail: "fail" | "reencode";
+                                    };
+                                };
                             };
                         }[];
                         total: number;
@@ -4443,6 +4854,210 @@ export interface operations {
                                 averageBitrate?: number;
                             }[];
                         };
+                        spec: {
+                            type: "convert" | "stream" | "analyze";
+                            input: {
+                                /** @description A path under the storage root (/storage/input/video.mp4), an S3 object (s3://bucket/key) or an http(s) URL */
+                                path: string;
+                            };
+                            output?: {
+                                /** @description A path under the storage root (/storage/output/video.mp4) or an S3 location (s3://bucket/key) */
+                                path: string;
+                                format: "mp4" | "mov" | "mkv" | "webm" | "ts" | "gif" | "mp3" | "m4a" | "wav" | "flac" | "ogg" | "jpg" | "png" | "webp";
+                                video?: {
+                                    codec?: "h264" | "h265" | "vp9" | "av1" | "gif" | "copy";
+                                    preset?: "ultrafast" | "superfast" | "veryfast" | "faster" | "fast" | "medium" | "slow" | "slower" | "veryslow";
+                                    /** @description Constant rate factor; range depends on codec */
+                                    crf?: number;
+                                    /** @description Target video bitrate in bits per second */
+                                    bitrate?: number;
+                                    /** @description Output width in pixels; omitted keeps the aspect ratio */
+                                    width?: number;
+                                    /** @description Output height in pixels; omitted keeps the aspect ratio */
+                                    height?: number;
+                                    fps?: number;
+                                    pixelFormat?: "yuv420p" | "yuv422p" | "yuv444p" | "yuv420p10le" | "yuv422p10le" | "yuv444p10le" | "nv12";
+                                    profile?: "baseline" | "main" | "high" | "high10" | "high422" | "high444" | "main10" | "main-still-picture";
+                                    /** @description Encode to this VMAF: the CRF is searched on samples of the input, then the whole input is encoded with it (instead of crf or bitrate) */
+                                    targetVmaf?: number;
+                                    /** @description Cap on the video bitrate in bits per second (VBV maxrate; the buffer is twice that) */
+                                    maxBitrate?: number;
+                                    /** @description Samples of the input the target-VMAF search encodes (default 4) */
+                                    vmafSamples?: number;
+                                };
+                                audio?: {
+                                    codec?: "aac" | "mp3" | "opus" | "vorbis" | "flac" | "pcm" | "copy";
+                                    /** @description Target audio bitrate in bits per second */
+                                    bitrate?: number;
+                                    channels?: number;
+                                    sampleRate?: "8000" | "16000" | "22050" | "24000" | "32000" | "44100" | "48000" | "96000";
+                                    /** @description EBU R128 two-pass loudness normalization */
+                                    normalize?: boolean;
+                                };
+                            };
+                            operations: ({
+                                /** @enum {string} */
+                                type: "trim";
+                                /** @description Start time in seconds */
+                                start: number;
+                                /** @description Duration in seconds */
+                                duration?: number;
+                                /** @description End time in seconds */
+                                end?: number;
+                            } | {
+                                /** @enum {string} */
+                                type: "scale";
+                                /** @description Width */
+                                width?: number;
+                                /** @description Height */
+                                height?: number;
+                            } | {
+                                /** @enum {string} */
+                                type: "crop";
+                                /** @description Crop width */
+                                width: number;
+                                /** @description Crop height */
+                                height: number;
+                                x: number;
+                                y: number;
+                            } | {
+                                /** @enum {string} */
+                                type: "rotate";
+                                degrees: 90 | 180 | 270;
+                            } | {
+                                /** @enum {string} */
+                                type: "flip";
+                                direction: "horizontal" | "vertical";
+                            } | {
+                                /** @enum {string} */
+                                type: "fps";
+                                fps: number;
+                            } | {
+                                /** @enum {string} */
+                                type: "speed";
+                                factor: number;
+                            } | {
+                                /** @enum {string} */
+                                type: "deinterlace";
+                            } | {
+                                /** @enum {string} */
+                                type: "denoise";
+                                strength: "light" | "medium" | "strong";
+                            } | {
+                                /** @enum {string} */
+                                type: "sharpen";
+                                amount: number;
+                            } | {
+                                /** @enum {string} */
+                                type: "blur";
+                                sigma: number;
+                            } | {
+                                /** @enum {string} */
+                                type: "color";
+                                brightness?: number;
+                                contrast?: number;
+                                saturation?: number;
+                                gamma?: number;
+                            } | {
+                                /** @enum {string} */
+                                type: "fade";
+                                direction: "in" | "out";
+                                /** @description Fade length in seconds */
+                                duration: number;
+                            } | {
+                                /** @enum {string} */
+                                type: "watermark";
+                                /** @description A path under the storage root (/storage/input/video.mp4), an S3 object (s3://bucket/key) or an http(s) URL */
+                                image: string;
+                                position: "top-left" | "top" | "top-right" | "left" | "center" | "right" | "bottom-left" | "bottom" | "bottom-right";
+                                opacity: number;
+                                /** @description Watermark width as a fraction of the video width */
+                                scale: number;
+                                /** @description Distance from the edges in pixels */
+                                margin: number;
+                            } | {
+                                /** @enum {string} */
+                                type: "thumbnail";
+                                /** @description Time of a single thumbnail */
+                                timestamp?: number;
+                                count?: number;
+                                /** @description Seconds between thumbnails of a series */
+                                interval?: number;
+                                /** @description Width */
+                                width?: number;
+                                /** @description Height */
+                                height?: number;
+                                quality: "low" | "medium" | "high";
+                            } | {
+                                /** @enum {string} */
+                                type: "thumbnail_grid";
+                                rows: number;
+                                cols: number;
+                                /** @description Width of the whole contact sheet */
+                                width: number;
+                                /** @description Height of the whole contact sheet */
+                                height: number;
+                            })[];
+                            stream?: {
+                                format: "hls" | "dash";
+                                /** @description A path under the storage root (/storage/output/video.mp4) or an S3 location (s3://bucket/key) */
+                                path: string;
+                                segmentDuration: number;
+                                videoCodec: "h264" | "h265";
+                                /** @description Audio bitrate in bits per second */
+                                audioBitrate: number;
+                                variants?: {
+                                    /** @description Rendition name; used in file names */
+                                    name: string;
+                                    /** @description Width */
+                                    width?: number;
+                                    /** @description Height */
+                                    height?: number;
+                                    /** @description Video bitrate in bits per second */
+                                    bitrate: number;
+                                    /** @description Constant quality for this rendition, its bitrate then a cap (capped CRF); per-title ladders set it */
+                                    crf?: number;
+                                }[];
+                                perTitle?: {
+                                    /** @description Rungs at most */
+                                    maxVariants: number;
+                                    /** @description Lowest rung bitrate at least, bits per second */
+                                    minBitrate?: number;
+                                    /** @description Top rung bitrate at most, bits per second */
+                                    maxBitrate?: number;
+                                };
+                            };
+                            analyze?: {
+                                /** @description A path under the storage root (/storage/input/video.mp4), an S3 object (s3://bucket/key) or an http(s) URL */
+                                reference: string;
+                                metrics: ("vmaf" | "psnr" | "ssim")[];
+                                /** @description A path under the storage root (/storage/output/video.mp4) or an S3 location (s3://bucket/key) */
+                                path?: string;
+                            };
+                            options: {
+                                priority: "low" | "normal" | "high";
+                                hardwareAcceleration: "auto" | "none" | "nvenc";
+                                webhookUrl?: string;
+                                webhookEvents?: ("queued" | "started" | "progress" | "complete" | "error" | "cancelled")[];
+                                timeoutSeconds?: number;
+                                /** @description Split the video into chunks encoded at once by this many workers and stitched frame-exactly; 1 = one FFmpeg, auto = chosen from the duration and the worker pool */
+                                parallelism?: number | "auto";
+                                /** @description Target chunk length when split (default: the output length over parallelism) */
+                                chunkSeconds?: number;
+                                /** @description Report a presigned download URL valid this long for each S3 output */
+                                presignOutputSeconds?: number;
+                                /** @description Check every output before it is published (decode, streams, duration, segments); default true */
+                                verify?: boolean;
+                                qualityGate?: {
+                                    vmafMin?: number;
+                                    /** @description dB */
+                                    psnrMin?: number;
+                                    ssimMin?: number;
+                                    /** @description fail the job, or re-encode once at a better setting first */
+                                    onFail: "fail" | "reencode";
+                                };
+                            };
+                        };
                     };
                 };
             };
@@ -4764,6 +5379,210 @@ export interface operations {
                                     /** @description Average bitrate written (AVERAGE-BANDWIDTH) */
                                     averageBitrate?: number;
                                 }[];
+                            };
+                            spec: {
+                                type: "convert" | "stream" | "analyze";
+                                input: {
+                                    /** @description A path under the storage root (/storage/input/video.mp4), an S3 object (s3://bucket/key) or an http(s) URL */
+                                    path: string;
+                                };
+                                output?: {
+                                    /** @description A path under the storage root (/storage/output/video.mp4) or an S3 location (s3://bucket/key) */
+                                    path: string;
+                                    format: "mp4" | "mov" | "mkv" | "webm" | "ts" | "gif" | "mp3" | "m4a" | "wav" | "flac" | "ogg" | "jpg" | "png" | "webp";
+                                    video?: {
+                                        codec?: "h264" | "h265" | "vp9" | "av1" | "gif" | "copy";
+                                        preset?: "ultrafast" | "superfast" | "veryfast" | "faster" | "fast" | "medium" | "slow" | "slower" | "veryslow";
+                                        /** @description Constant rate factor; range depends on codec */
+                                        crf?: number;
+                                        /** @description Target video bitrate in bits per second */
+                                        bitrate?: number;
+                                        /** @description Output width in pixels; omitted keeps the aspect ratio */
+                                        width?: number;
+                                        /** @description Output height in pixels; omitted keeps the aspect ratio */
+                                        height?: number;
+                                        fps?: number;
+                                        pixelFormat?: "yuv420p" | "yuv422p" | "yuv444p" | "yuv420p10le" | "yuv422p10le" | "yuv444p10le" | "nv12";
+                                        profile?: "baseline" | "main" | "high" | "high10" | "high422" | "high444" | "main10" | "main-still-picture";
+                                        /** @description Encode to this VMAF: the CRF is searched on samples of the input, then the whole input is encoded with it (instead of crf or bitrate) */
+                                        targetVmaf?: number;
+                                        /** @description Cap on the video bitrate in bits per second (VBV maxrate; the buffer is twice that) */
+                                        maxBitrate?: number;
+                                        /** @description Samples of the input the target-VMAF search encodes (default 4) */
+                                        vmafSamples?: number;
+                                    };
+                                    audio?: {
+                                        codec?: "aac" | "mp3" | "opus" | "vorbis" | "flac" | "pcm" | "copy";
+                                        /** @description Target audio bitrate in bits per second */
+                                        bitrate?: number;
+                                        channels?: number;
+                                        sampleRate?: "8000" | "16000" | "22050" | "24000" | "32000" | "44100" | "48000" | "96000";
+                                        /** @description EBU R128 two-pass loudness normalization */
+                                        normalize?: boolean;
+                                    };
+                                };
+                                operations: ({
+                                    /** @enum {string} */
+                                    type: "trim";
+                                    /** @description Start time in seconds */
+                                    start: number;
+                                    /** @description Duration in seconds */
+                                    duration?: number;
+                                    /** @description End time in seconds */
+                                    end?: number;
+                                } | {
+                                    /** @enum {string} */
+                                    type: "scale";
+                                    /** @description Width */
+                                    width?: number;
+                                    /** @description Height */
+                                    height?: number;
+                                } | {
+                                    /** @enum {string} */
+                                    type: "crop";
+                                    /** @description Crop width */
+                                    width: number;
+                                    /** @description Crop height */
+                                    height: number;
+                                    x: number;
+                                    y: number;
+                                } | {
+                                    /** @enum {string} */
+                                    type: "rotate";
+                                    degrees: 90 | 180 | 270;
+                                } | {
+                                    /** @enum {string} */
+                                    type: "flip";
+                                    direction: "horizontal" | "vertical";
+                                } | {
+                                    /** @enum {string} */
+                                    type: "fps";
+                                    fps: number;
+                                } | {
+                                    /** @enum {string} */
+                                    type: "speed";
+                                    factor: number;
+                                } | {
+                                    /** @enum {string} */
+                                    type: "deinterlace";
+                                } | {
+                                    /** @enum {string} */
+                                    type: "denoise";
+                                    strength: "light" | "medium" | "strong";
+                                } | {
+                                    /** @enum {string} */
+                                    type: "sharpen";
+                                    amount: number;
+                                } | {
+                                    /** @enum {string} */
+                                    type: "blur";
+                                    sigma: number;
+                                } | {
+                                    /** @enum {string} */
+                                    type: "color";
+                                    brightness?: number;
+                                    contrast?: number;
+                                    saturation?: number;
+                                    gamma?: number;
+                                } | {
+                                    /** @enum {string} */
+                                    type: "fade";
+                                    direction: "in" | "out";
+                                    /** @description Fade length in seconds */
+                                    duration: number;
+                                } | {
+                                    /** @enum {string} */
+                                    type: "watermark";
+                                    /** @description A path under the storage root (/storage/input/video.mp4), an S3 object (s3://bucket/key) or an http(s) URL */
+                                    image: string;
+                                    position: "top-left" | "top" | "top-right" | "left" | "center" | "right" | "bottom-left" | "bottom" | "bottom-right";
+                                    opacity: number;
+                                    /** @description Watermark width as a fraction of the video width */
+                                    scale: number;
+                                    /** @description Distance from the edges in pixels */
+                                    margin: number;
+                                } | {
+                                    /** @enum {string} */
+                                    type: "thumbnail";
+                                    /** @description Time of a single thumbnail */
+                                    timestamp?: number;
+                                    count?: number;
+                                    /** @description Seconds between thumbnails of a series */
+                                    interval?: number;
+                                    /** @description Width */
+                                    width?: number;
+                                    /** @description Height */
+                                    height?: number;
+                                    quality: "low" | "medium" | "high";
+                                } | {
+                                    /** @enum {string} */
+                                    type: "thumbnail_grid";
+                                    rows: number;
+                                    cols: number;
+                                    /** @description Width of the whole contact sheet */
+                                    width: number;
+                                    /** @description Height of the whole contact sheet */
+                                    height: number;
+                                })[];
+                                stream?: {
+                                    format: "hls" | "dash";
+                                    /** @description A path under the storage root (/storage/output/video.mp4) or an S3 location (s3://bucket/key) */
+                                    path: string;
+                                    segmentDuration: number;
+                                    videoCodec: "h264" | "h265";
+                                    /** @description Audio bitrate in bits per second */
+                                    audioBitrate: number;
+                                    variants?: {
+                                        /** @description Rendition name; used in file names */
+                                        name: string;
+                                        /** @description Width */
+                                        width?: number;
+                                        /** @description Height */
+                                        height?: number;
+                                        /** @description Video bitrate in bits per second */
+                                        bitrate: number;
+                                        /** @description Constant quality for this rendition, its bitrate then a cap (capped CRF); per-title ladders set it */
+                                        crf?: number;
+                                    }[];
+                                    perTitle?: {
+                                        /** @description Rungs at most */
+                                        maxVariants: number;
+                                        /** @description Lowest rung bitrate at least, bits per second */
+                                        minBitrate?: number;
+                                        /** @description Top rung bitrate at most, bits per second */
+                                        maxBitrate?: number;
+                                    };
+                                };
+                                analyze?: {
+                                    /** @description A path under the storage root (/storage/input/video.mp4), an S3 object (s3://bucket/key) or an http(s) URL */
+                                    reference: string;
+                                    metrics: ("vmaf" | "psnr" | "ssim")[];
+                                    /** @description A path under the storage root (/storage/output/video.mp4) or an S3 location (s3://bucket/key) */
+                                    path?: string;
+                                };
+                                options: {
+                                    priority: "low" | "normal" | "high";
+                                    hardwareAcceleration: "auto" | "none" | "nvenc";
+                                    webhookUrl?: string;
+                                    webhookEvents?: ("queued" | "started" | "progress" | "complete" | "error" | "cancelled")[];
+                                    timeoutSeconds?: number;
+                                    /** @description Split the video into chunks encoded at once by this many workers and stitched frame-exactly; 1 = one FFmpeg, auto = chosen from the duration and the worker pool */
+                                    parallelism?: number | "auto";
+                                    /** @description Target chunk length when split (default: the output length over parallelism) */
+                                    chunkSeconds?: number;
+                                    /** @description Report a presigned download URL valid this long for each S3 output */
+                                    presignOutputSeconds?: number;
+                                    /** @description Check every output before it is published (decode, streams, duration, segments); default true */
+                                    verify?: boolean;
+                                    qualityGate?: {
+                                        vmafMin?: number;
+                                        /** @description dB */
+                                        psnrMin?: number;
+                                        ssimMin?: number;
+                                        /** @description fail the job, or re-encode once at a better setting first */
+                                        onFail: "fail" | "reencode";
+                                    };
+                                };
                             };
                         };
                     };
@@ -5980,6 +6799,12 @@ export interface operations {
             query: {
                 /** @description A file under /storage/, or an s3://bucket/key object */
                 path: string;
+                /** @description Signed link: when it stops working, in Unix seconds */
+                expires?: number;
+                /** @description Signed link: the id of the API key it acts as */
+                key?: string;
+                /** @description Signed link: its signature; with expires and key it replaces the API key (made by POST /api/v1/files/links) */
+                signature?: string;
             };
             header?: never;
             path?: never;
@@ -6475,6 +7300,12 @@ export interface operations {
             query: {
                 /** @description A file under /storage/, or an s3://bucket/key object */
                 path: string;
+                /** @description Signed link: when it stops working, in Unix seconds */
+                expires?: number;
+                /** @description Signed link: the id of the API key it acts as */
+                key?: string;
+                /** @description Signed link: its signature; with expires and key it replaces the API key (made by POST /api/v1/files/links) */
+                signature?: string;
             };
             header?: never;
             path?: never;

@@ -44,6 +44,9 @@ export type WebhookDelivery = WebhookDeliveryList['deliveries'][number];
 // Files
 export type UploadQuery = QueryOf<'/api/v1/files', 'post'>;
 export type UploadedFile = ResponseBody<'/api/v1/files', 'post', 201>['file'];
+export type DownloadLinkRequest = RequestBody<'/api/v1/files/links', 'post'>;
+/** The server's answer: `url` relative to the server. */
+export type DownloadLinkResponse = ResponseBody<'/api/v1/files/links', 'post', 201>;
 
 // Administration (admin keys only)
 export type ApiKey = ResponseBody<'/api/v1/admin/keys', 'get', 200>['keys'][number];
@@ -69,6 +72,7 @@ export type DerivedTypesExist = Assert<
   Derived<ConvertRequest> & Derived<StreamRequest> & Derived<AnalyzeRequest> & Derived<EstimateRequest> & Derived<BatchRequest> &
   Derived<JobSummary> & Derived<Job> & Derived<JobStatus> & Derived<JobList> & Derived<JobListQuery> & Derived<JobLogs> & Derived<Estimate> & Derived<Batch> &
   Derived<WebhookDeliveryList> & Derived<WebhookDeliveryListQuery> & Derived<WebhookDelivery> & Derived<UploadQuery> & Derived<UploadedFile> &
+  Derived<DownloadLinkRequest> & Derived<DownloadLinkResponse> &
   Derived<ApiKey> & Derived<CreateKeyRequest> & Derived<KeySecret> & Derived<Stats> & Derived<CleanupRequest> & Derived<CleanupResult> & Derived<WebhookSecret> &
   Derived<Health> & Derived<ErrorEnvelope>
 >;

@@ -307,6 +307,22 @@ describe('files', () => {
     expect(outside).toMatchObject({ status: 416, code: 'RANGE_NOT_SATISFIABLE' });
   });
 
+  it('makes a signed link: an absolute URL that downloads a range without any key until it expires', async () => {
+    const f = await kubeff.files.upload(ts, { filename: 'linked.ts' });
+    const before = Date.now();
+    const link = await kubeff.files.link(f.path, { expiresIn: 60 });
+    expect(link.url.startsWith(`${url}/api/v1/files?`), link.url).toBe(true);
+    expect(link.expiresAt.getTime() - before).toBeGreaterThanOrEqual(59_000);
+    expect(link.expiresAt.getTime() - before).toBeLessThanOrEqual(62_000);
+    const part = await fetch(link.url, { headers: { range: 'bytes=188-375' } });
+    expect(part.status).toBe(206);
+    expect(Buffer.from(await part.arrayBuffer()).equals(ts.subarray(188, 376))).toBe(true);
+    // A base URL given with /api/v1 makes the same kind of link.
+    expect((await admin.files.link(f.path)).url.startsWith(`${url}/api/v1/files?`)).toBe(true);
+    // A file the key may not read gets no link.
+    expect(await rejection(kubeff.files.link(clip))).toMatchObject({ status: 404, code: 'NOT_FOUND', field: 'path' });
+  });
+
   it('streams a ~256 MiB upload and its download with flat memory', async () => {
     const total = 256 * MiB;
     async function* repeated(bytes: number): AsyncGenerator<Buffer> {

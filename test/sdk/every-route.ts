@@ -38,6 +38,16 @@ export async function callEveryRoute(api: Client<paths>, f: Fixture): Promise<vo
     headers: { 'content-type': 'application/octet-stream' },
   }), 'upload');
   if (uploaded.file.size_bytes !== bytes.byteLength) throw new Error(`upload: ${uploaded.file.size_bytes} bytes stored, ${bytes.byteLength} sent`);
+  // A signed link to it, then the file read through the link alone: its query parameters and no
+  // key, as a <video> element reads it.
+  const link = ok(await api.POST('/api/v1/files/links', { body: { path: uploaded.file.path, expires_in: 60 } }), 'download link');
+  const signed = new URL(link.url, 'http://server').searchParams;
+  const viaLink = ok(await api.GET('/api/v1/files', {
+    params: { query: { path: signed.get('path') ?? '', expires: Number(signed.get('expires')), key: signed.get('key') ?? '', signature: signed.get('signature') ?? '' } },
+    headers: { 'x-api-key': null },
+    parseAs: 'arrayBuffer',
+  }), 'download by link');
+  if (viaLink.byteLength !== bytes.byteLength) throw new Error(`download by link: ${viaLink.byteLength} bytes, ${bytes.byteLength} uploaded`);
 
   // Jobs
   const estimate = ok(await api.POST('/api/v1/estimate', { body: { input: f.input, output: 'mp4' } }), 'estimate');

@@ -8,7 +8,7 @@
 // presigned URL, then copied into place server-side; a download streams the object (Range, ETag
 // and conditional requests as for files). A client key's S3 folder is s3://<bucket>/uploads/<id>/.
 import { randomUUID } from 'node:crypto';
-import { constants, createWriteStream } from 'node:fs';
+import { constants, createWriteStream, type Stats } from 'node:fs';
 import { link, lstat, open, realpath, rename, rm, type FileHandle } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { dirname, extname, relative, sep } from 'node:path';
@@ -55,7 +55,14 @@ const UploadQuery = Type.Object({
 }, { additionalProperties: false });
 type UploadQuery = { path?: string; filename?: string; overwrite?: boolean };
 
-const DownloadQuery = Type.Object({ path: Type.String({ minLength: 1, description: `A file under ${StoragePrefix}, or an s3://bucket/key object` }) }, { additionalProperties: false });
+// expires, key and signature come together, from POST /api/v1/files/links; sent without an API
+// key they authenticate this request (app.ts, link-auth.ts). With a key, the key decides.
+const DownloadQuery = Type.Object({
+  path: Type.String({ minLength: 1, description: `A file under ${StoragePrefix}, or an s3://bucket/key object` }),
+  expires: Type.Optional(Type.Integer({ minimum: 1, description: 'Signed link: when it stops working, in Unix seconds' })),
+  key: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Signed link: the id of the API key it acts as' })),
+  signature: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{43}$', description: 'Signed link: its signature; with expires and key it replaces the API key (made by POST /api/v1/files/links)' })),
+}, { additionalProperties: false });
 
 const UploadedFile = Type.Object({
   file: Type.Object({
@@ -83,7 +90,7 @@ const contentTypes: Record<string, string> = {
   '.m3u8': 'application/vnd.apple.mpegurl', '.mpd': 'application/dash+xml', '.vtt': 'text/vtt', '.json': 'application/json',
 };
 
-function principalOf(req: FastifyRequest): Principal {
+export function principalOf(req: FastifyRequest): Principal {
   if (!req.principal) throw new ApiError(401, 'authentication_error', 'UNAUTHORIZED', 'an API key is required');
   return req.principal;
 }
@@ -94,7 +101,7 @@ function header(req: FastifyRequest, name: string): string | undefined {
 }
 
 /** A /storage/ path or s3:// location by the same rules as a job's, cleaned; each broken rule names `path`. */
-function checkedPath(raw: string): string {
+export function checkedPath(raw: string): string {
   const f = new Fields();
   const p = raw.startsWith(S3Prefix) ? checkS3Location(f, raw, 'path', 'INVALID_REQUEST') : checkStoragePath(f, raw, 'path', 'INVALID_REQUEST');
   if (p === undefined) throw new SpecError(f.issues);
@@ -503,36 +510,68 @@ async function downloadS3(deps: Deps, req: FastifyRequest, reply: FastifyReply, 
   return reply.send(body);
 }
 
-async function download(deps: Deps, req: FastifyRequest, reply: FastifyReply) {
-  const p = principalOf(req);
-  const storagePath = checkedPath((req.query as { path: string }).path);
-  // One answer for "missing", "not yours" and "not a file", so nothing is learned by probing.
-  const notFound = () => new ApiError(404, 'not_found', 'NOT_FOUND', 'file not found', { field: 'path', value: storagePath });
-  if (!mayRead(deps, p, storagePath)) throw notFound();
-  if (isS3(storagePath)) return downloadS3(deps, req, reply, storagePath);
+/** One answer for "missing", "not yours" and "not a file", so nothing is learned by probing. */
+const notFound = (storagePath: string) => new ApiError(404, 'not_found', 'NOT_FOUND', 'file not found', { field: 'path', value: storagePath });
+
+/** The local file a key may read at a storage path, opened, with its stat and host path; else the 404 of notFound. */
+async function openReadable(deps: Deps, p: Principal, storagePath: string): Promise<{ fh: FileHandle; st: Stats; real: string }> {
+  if (!mayRead(deps, p, storagePath)) throw notFound(storagePath);
   let real: string;
   try {
     real = await deps.storage.input(storagePath, 'path');
   } catch (err) {
-    if (err instanceof JobFailure) throw notFound();
+    if (err instanceof JobFailure) throw notFound(storagePath);
     throw err;
   }
   // A symlink may point elsewhere inside storage; what it points to must be readable too.
   if (p.scope !== 'admin') {
     const realStorage = StoragePrefix + relative(await realpath(deps.storage.root), real).split(sep).join('/');
-    if (!mayRead(deps, p, realStorage)) throw notFound();
+    if (!mayRead(deps, p, realStorage)) throw notFound(storagePath);
   }
   // O_NONBLOCK: opening a FIFO planted in storage must not hang a thread; a regular file ignores it.
   let fh: FileHandle;
   try {
     fh = await open(real, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch {
-    throw notFound();
+    throw notFound(storagePath);
   }
-  let streaming = false;
   try {
     const st = await fh.stat();
-    if (!st.isFile()) throw notFound();
+    if (!st.isFile()) throw notFound(storagePath);
+    return { fh, st, real };
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+}
+
+/**
+ * That a key may read a file or S3 object now, and that it exists; else the same 404 a download
+ * would get (or 503 when S3 cannot be reached). For granting access without serving it yet.
+ */
+export async function assertReadable(deps: Deps, p: Principal, storagePath: string): Promise<void> {
+  if (!isS3(storagePath)) {
+    const { fh } = await openReadable(deps, p, storagePath);
+    await fh.close();
+    return;
+  }
+  if (!mayRead(deps, p, storagePath) || storagePath.endsWith('/')) throw notFound(storagePath);
+  await deps.storage.s3Call(storagePath, 'path', 'input', (b, o) => b.head(o)).catch((err: unknown) => {
+    throw storageError(err, storagePath);
+  });
+}
+
+async function download(deps: Deps, req: FastifyRequest, reply: FastifyReply) {
+  const p = principalOf(req);
+  const storagePath = checkedPath((req.query as { path: string }).path);
+  if (isS3(storagePath)) {
+    if (!mayRead(deps, p, storagePath)) throw notFound(storagePath);
+    return downloadS3(deps, req, reply, storagePath);
+  }
+  const { fh, st, real } = await openReadable(deps, p, storagePath);
+  let streaming = false;
+  try {
+    // Typed by what the file is named where it really lies (a symlink's target).
     const span = answerDownload(req, reply, { etag: etagOf(st), modified: st.mtime, size: st.size, name: real });
     if (!span) return reply;
     const { start, end } = span;
@@ -605,6 +644,7 @@ export function filesPlugin(app: FastifyInstance, deps: Deps): void {
       schema: {
         tags: ['files'],
         summary: 'Download a file: your uploads or your jobs\' outputs (Range supported)',
+        description: 'Authenticated by an API key, or instead by the `expires`, `key` and `signature` of a link from POST /api/v1/files/links (what a <video> element can use); such a link reads this one path, as the key that made it.',
         querystring: DownloadQuery,
         // Documentation only: the handler streams the bytes, with the file's own Content-Type.
         response: {
