@@ -28,9 +28,9 @@ const keys = { mine: 'link-client-key-1', theirs: 'link-client-key-2', admin: 'l
 /** Key ids of keys from the environment, as auth.ts derives them. */
 const idOf = (raw: string) => `env-${hashKey(raw).slice(0, 12)}`;
 
-async function start(env: Record<string, string> = {}): Promise<Server> {
-  const storage = mkdtempSync(join(tmpdir(), 'kubeff-links-'));
-  const data = mkdtempSync(join(tmpdir(), 'kubeff-links-data-'));
+async function start(env: Record<string, string> = {}, dirs?: { storage: string; data: string }): Promise<Server> {
+  const storage = dirs?.storage ?? mkdtempSync(join(tmpdir(), 'kubeff-links-'));
+  const data = dirs?.data ?? mkdtempSync(join(tmpdir(), 'kubeff-links-data-'));
   const logs: string[] = [];
   // Info level, so the access line of every request is seen.
   const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(line) });
@@ -355,5 +355,43 @@ describe('rate limits', () => {
     await expectError(await fetch(`${limited.url}${url}`), 429, 'X-API-Key', 'QUOTA_EXCEEDED');
     // The key itself is spent too.
     expect((await fetch(`${limited.url}/api/v1/jobs`, { headers: { 'x-api-key': keys.mine } })).status).toBe(429);
+  });
+});
+
+describe('the link secret', () => {
+  let dirs: { storage: string; data: string } | undefined;
+  let running: Server | undefined;
+  afterAll(async () => {
+    await running?.s.close();
+    for (const d of [dirs?.storage, dirs?.data]) if (d) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('is kept in the data folder: a link made before a restart works after it', async () => {
+    const first = await start();
+    running = first;
+    dirs = { storage: first.storage, data: first.data };
+    put(first, mine, bytes);
+    const { url } = await link(first, keys.mine, mine);
+    await first.s.close();
+    running = undefined;
+    const second = await start({}, dirs);
+    running = second;
+    const res = await fetch(`${second.url}${url}`, { method: 'HEAD' });
+    expect(res.status, 'the link after a restart').toBe(200);
+  });
+
+  it('is KUBEFF_LINK_SECRET when set: links of one server work on another with the same secret, not on one without it', async () => {
+    const shared = { KUBEFF_LINK_SECRET: 'a shared link secret of enough characters' };
+    const a = await start(shared);
+    const b = await start(shared);
+    const c = await start();
+    try {
+      for (const srvN of [a, b, c]) put(srvN, mine, bytes);
+      const { url } = await link(a, keys.mine, mine);
+      expect((await fetch(`${b.url}${url}`, { method: 'HEAD' })).status, 'on a replica with the same secret').toBe(200);
+      await expectError(await fetch(`${c.url}${url}`), 401, 'signature', 'INVALID_SIGNATURE');
+    } finally {
+      await Promise.all([stop(a), stop(b), stop(c)]);
+    }
   });
 });
