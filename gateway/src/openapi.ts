@@ -101,11 +101,22 @@ export async function openapiPlugin(app: FastifyInstance, _deps: Deps): Promise<
     },
     // 3.1 has `const`, but Swagger UI renders `enum` better; both mean the same to a validator.
     convertConstToEnum: true,
-    transform: ({ schema, url, route }: { schema: FastifySchema; url: string; route: RouteOptions }) => {
+    transform: ({ schema, url: routeUrl, route }: { schema: FastifySchema; url: string; route: RouteOptions }) => {
+      let url = routeUrl;
       const method = Array.isArray(route.method) ? String(route.method[0]) : String(route.method);
       // A copy: the route's own schema object is also Fastify's validator input.
       const s: Record<string, unknown> = { ...(schema as Record<string, unknown> | undefined) };
       if (s['hide'] === true) return { schema: s as FastifySchema, url };
+      // A wildcard route (/api/v1/storage/*) is documented with a named parameter: `{*}` is not a
+      // name URI templates or client generators can fill in.
+      if (url.endsWith('/*')) {
+        url = `${url.slice(0, -1)}:path`;
+        const params = s['params'] as { properties?: Record<string, unknown>; required?: string[] } | undefined;
+        if (params?.properties?.['*'] !== undefined) {
+          const { '*': wildcard, ...rest } = params.properties;
+          s['params'] = { ...params, properties: { ...rest, path: wildcard }, required: (params.required ?? []).map((r) => (r === '*' ? 'path' : r)) };
+        }
+      }
       // A body the route streams instead of parsing, documented without a validator seeing it.
       if (s['documentedBody'] !== undefined) {
         s['body'] = s['documentedBody'];

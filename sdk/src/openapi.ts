@@ -415,6 +415,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/storage/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Download a file by its path in the URL (/api/v1/storage/output/stream/master.m3u8), so relative entries of playlists and manifests resolve */
+        get: operations["getStoragePath"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /** Download a file by its path in the URL (/api/v1/storage/output/stream/master.m3u8), so relative entries of playlists and manifests resolve */
+        head: operations["headStoragePath"];
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -7314,6 +7332,470 @@ export interface operations {
         requestBody?: never;
         responses: {
             /** @description The file's bytes, typed by its kind (video/mp4, application/vnd.apple.mpegurl...) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": string;
+                };
+            };
+            /** @description The requested byte range */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": string;
+                };
+            };
+            /** @description The reference's error envelope */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            type: string;
+                            code: string;
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                            doc_url: string;
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+            /** @description The reference's error envelope */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            type: string;
+                            code: string;
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                            doc_url: string;
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+            /** @description The reference's error envelope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            type: string;
+                            code: string;
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                            doc_url: string;
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+            /** @description The reference's error envelope */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            type: string;
+                            code: string;
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                            doc_url: string;
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+            /** @description The reference's error envelope */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            type: string;
+                            code: string;
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                            doc_url: string;
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+            /** @description The reference's error envelope */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            type: string;
+                            code: string;
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                            doc_url: string;
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+            /** @description The reference's error envelope */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            type: string;
+                            code: string;
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                            doc_url: string;
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+            /** @description The reference's error envelope */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            type: string;
+                            code: string;
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                            doc_url: string;
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+            /** @description The reference's error envelope */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            type: string;
+                            code: string;
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                            doc_url: string;
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+            /** @description The reference's error envelope */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            type: string;
+                            code: string;
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                            doc_url: string;
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    getStoragePath: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The path under /storage/ */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file's bytes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": string;
+                };
+            };
+            /** @description The requested byte range */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": string;
+                };
+            };
+            /** @description The reference's error envelope */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            type: string;
+                            code: string;
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                            doc_url: string;
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+            /** @description The reference's error envelope */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            type: string;
+                            code: string;
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                            doc_url: string;
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+            /** @description The reference's error envelope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            type: string;
+                            code: string;
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                            doc_url: string;
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+            /** @description The reference's error envelope */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            type: string;
+                            code: string;
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                            doc_url: string;
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+            /** @description The reference's error envelope */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            type: string;
+                            code: string;
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                            doc_url: string;
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+            /** @description The reference's error envelope */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            type: string;
+                            code: string;
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                            doc_url: string;
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+            /** @description The reference's error envelope */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            type: string;
+                            code: string;
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                            doc_url: string;
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+            /** @description The reference's error envelope */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            type: string;
+                            code: string;
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                            doc_url: string;
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+            /** @description The reference's error envelope */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            type: string;
+                            code: string;
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                            doc_url: string;
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+            /** @description The reference's error envelope */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        error: {
+                            type: string;
+                            code: string;
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                            doc_url: string;
+                            request_id: string;
+                        };
+                    };
+                };
+            };
+        };
+    };
+    headStoragePath: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The path under /storage/ */
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file's bytes */
             200: {
                 headers: {
                     [name: string]: unknown;

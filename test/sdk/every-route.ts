@@ -30,6 +30,10 @@ export async function callEveryRoute(api: Client<paths>, f: Fixture): Promise<vo
   // Files: the input downloaded, and its bytes uploaded again as a new file.
   const bytes = ok(await api.GET('/api/v1/files', { params: { query: { path: f.input } }, parseAs: 'arrayBuffer' }), 'download');
   await api.HEAD('/api/v1/files', { params: { query: { path: f.input } } });
+  // The same file by a path-shaped URL (what players resolve playlists' relative entries against).
+  const byPath = ok(await api.GET('/api/v1/storage/{path}', { params: { path: { path: f.input.replace(/^\/storage\//, '') } }, parseAs: 'arrayBuffer' }), 'download by path');
+  if (byPath.byteLength !== bytes.byteLength) throw new Error(`download by path: ${byPath.byteLength} bytes, not ${bytes.byteLength}`);
+  await api.HEAD('/api/v1/storage/{path}', { params: { path: { path: f.input.replace(/^\/storage\//, '') } } });
   const uploaded = ok(await api.POST('/api/v1/files', {
     params: { query: { filename: 'every-route-copy.mp4' } },
     // The document types binary bodies as string (format: binary); the bytes go as they are.

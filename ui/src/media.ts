@@ -10,7 +10,7 @@ interface HlsInstance {
   destroy(): void;
 }
 interface HlsClass {
-  new (config: { xhrSetup: (xhr: XMLHttpRequest, url: string) => void }): HlsInstance;
+  new (config: { xhrSetup: (xhr: XMLHttpRequest) => void }): HlsInstance;
   isSupported(): boolean;
 }
 
@@ -30,8 +30,6 @@ export async function videoPlayer(path: string, signal: AbortSignal): Promise<HT
   return video;
 }
 
-const hlsPrefix = '/ui/hls/';
-
 export async function hlsPlayer(path: string, signal: AbortSignal): Promise<HTMLVideoElement> {
   const video = h('video', { controls: true, playsinline: true, 'data-path': path, 'aria-label': `HLS stream ${path}` });
   // Loaded from this server only when a stream is shown; its URL is external to the bundle.
@@ -39,17 +37,10 @@ export async function hlsPlayer(path: string, signal: AbortSignal): Promise<HTML
   const Hls = mod.default;
   if (!Hls.isSupported()) throw new Error('this browser cannot play HLS (no Media Source Extensions)');
   const key = savedKey() ?? '';
-  // Playlists name their variants and segments relative to themselves, which a query-string URL
-  // (/files?path=...) cannot resolve. hls.js is given a path-shaped URL (/ui/hls/storage/...),
-  // never fetched as such: each request it makes is opened on /files?path= with the key.
-  const hls = new Hls({
-    xhrSetup: (xhr, url) => {
-      const at = new URL(url).pathname.indexOf(hlsPrefix);
-      xhr.open('GET', at >= 0 ? fileUrl(decodeURIComponent(new URL(url).pathname.slice(at + hlsPrefix.length - 1))) : url, true);
-      xhr.setRequestHeader('X-API-Key', key);
-    },
-  });
-  hls.loadSource(`${location.origin}${hlsPrefix.slice(0, -1)}${path.split('/').map(encodeURIComponent).join('/')}`);
+  const hls = new Hls({ xhrSetup: (xhr) => xhr.setRequestHeader('X-API-Key', key) });
+  // The path-shaped download URL: the playlist's relative entries (variants, segments) resolve
+  // against it to other files of the same folder.
+  hls.loadSource(`${location.origin}/api/v1${path.split('/').map(encodeURIComponent).join('/')}`);
   hls.attachMedia(video);
   signal.addEventListener('abort', () => hls.destroy());
   return video;

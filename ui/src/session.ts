@@ -26,11 +26,10 @@ export function client(): KubeffClient {
   return cached.client;
 }
 
-/** Whether the signed-in key is an admin's: only admins may list keys. */
+/** Whether the signed-in key is an admin's: health answers admins with details (and nobody with an error). */
 export async function isAdmin(): Promise<boolean> {
   try {
-    await client().admin.stats();
-    return true;
+    return (await client().health()).details !== undefined;
   } catch {
     return false;
   }

@@ -561,9 +561,9 @@ export async function assertReadable(deps: Deps, p: Principal, storagePath: stri
   });
 }
 
-async function download(deps: Deps, req: FastifyRequest, reply: FastifyReply) {
+async function download(deps: Deps, req: FastifyRequest, reply: FastifyReply, path = (req.query as { path: string }).path) {
   const p = principalOf(req);
-  const storagePath = checkedPath((req.query as { path: string }).path);
+  const storagePath = checkedPath(path);
   if (isS3(storagePath)) {
     if (!mayRead(deps, p, storagePath)) throw notFound(storagePath);
     return downloadS3(deps, req, reply, storagePath);
@@ -655,6 +655,27 @@ export function filesPlugin(app: FastifyInstance, deps: Deps): void {
         },
       },
       handler: async (req, reply) => download(deps, req, reply),
+    });
+
+    // The same download with the path in the URL: a playlist names its variants and segments
+    // relative to itself, which only a path-shaped URL lets a player (hls.js, Safari, dash.js)
+    // resolve. The key goes in a header, as for every other call.
+    scope.route({
+      method: ['GET', 'HEAD'],
+      url: '/api/v1/storage/*',
+      exposeHeadRoute: false,
+      schema: {
+        tags: ['files'],
+        summary: 'Download a file by its path in the URL (/api/v1/storage/output/stream/master.m3u8), so relative entries of playlists and manifests resolve',
+        params: Type.Object({ '*': Type.String({ minLength: 1, maxLength: 1024, description: 'The path under /storage/' }) }),
+        response: {
+          200: { description: "The file's bytes", content: { '*/*': { schema: Type.String({ format: 'binary' }) } } },
+          206: { description: 'The requested byte range', content: { '*/*': { schema: Type.String({ format: 'binary' }) } } },
+          ...errors,
+          503: ErrorResponse,
+        },
+      },
+      handler: async (req, reply) => download(deps, req, reply, `/storage/${(req.params as { '*': string })['*']}`),
     });
   });
 }
