@@ -4,6 +4,8 @@
 // their fields, admin keys, the CSP, and no console errors anywhere unless a test expected them.
 // Screenshots of the main pages go to test-results/screenshots/ (not committed).
 import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, type BrowserHarness, type GuardedPage } from '../support/browser.ts';
@@ -16,7 +18,8 @@ let browser: BrowserHarness;
 
 beforeAll(async () => {
   execFileSync('bash', [join(repo, 'scripts', 'fetch-chromium.sh')], { stdio: ['ignore', 'ignore', 'inherit'] });
-  gw = await startGateway({ KUBEFF_WORKERS: '2' });
+  // Private webhook targets allowed: the redelivery test's receiver listens on loopback.
+  gw = await startGateway({ KUBEFF_WORKERS: '2', KUBEFF_WEBHOOK_ALLOW_PRIVATE: 'true' });
   // Long enough at 720p that a convert takes seconds, so its progress is seen between 0 and 100.
   makeSource(gw.storage.host('/storage/in/long.mp4'), { seconds: 20, width: 1280, height: 720 });
   makeSource(gw.storage.host('/storage/in/clip.mp4'), { seconds: 4, width: 640, height: 360 });
@@ -215,5 +218,65 @@ describe('the dashboard', () => {
     expect(overflow).toBeLessThanOrEqual(0);
     await p.screenshot('jobs-phone');
     await p.close();
+  });
+
+  it('uploads a file with a progress bar and fills the job input with its stored path', async () => {
+    const p = await signIn(gw.keys.client);
+    await p.page.goto(`${gw.url}/ui#/new`);
+    await p.page.locator('#upload-file').setInputFiles(gw.storage.host('/storage/in/long.mp4'));
+    await p.page.getByRole('button', { name: 'Upload' }).click();
+    await expect.poll(textOf(p, '#upload-status'), { timeout: 60_000, interval: 100 }).toMatch(/^Uploaded: \/storage\/uploads\/[^/]+\/[0-9a-f-]+-long\.mp4$/);
+    expect(await p.page.evaluate<number>(`document.getElementById('upload-progress').value`)).toBe(100);
+    const path = (await textOf(p, '#upload-status')())?.replace('Uploaded: ', '');
+    expect(await p.page.getByLabel('Input').inputValue()).toBe(path);
+    await p.close();
+  });
+
+  it('cancels a running job from its page', async () => {
+    const id = await submit('/api/v1/convert', { input: '/storage/in/long.mp4', output: { path: '/storage/out/cancelled.mp4', video: { preset: 'veryslow' } } });
+    const p = await signIn(gw.keys.client);
+    await p.page.goto(`${gw.url}/ui#/jobs/${id}`);
+    await p.page.locator('#cancel').click();
+    await expect.poll(textOf(p, '#job-status'), poll).toBe('cancelled');
+    expect(await p.page.locator('#cancel').count(), 'no cancel button on a finished job').toBe(0);
+    await p.close();
+  });
+
+  it('shows a contact sheet as an image and its WebVTT sprite map', async () => {
+    const id = await submit('/api/v1/convert', { input: '/storage/in/clip.mp4', output: '/storage/out/sheet/', operations: [{ type: 'thumbnail_grid', rows: 2, cols: 3, width: 480, height: 240 }] });
+    await finished(id);
+    const p = await signIn(gw.keys.client);
+    await p.page.goto(`${gw.url}/ui#/jobs/${id}`);
+    const img = p.page.locator('#viewers img.output');
+    await img.waitFor({ timeout: 20_000 });
+    await waitUntil(p, `document.querySelector('#viewers img.output').naturalWidth === 480`);
+    await expect.poll(textOf(p, '#viewers details'), poll).toContain('sprite.jpg#xywh=0,0,160,120');
+    await p.close();
+  });
+
+  it('lists a job\'s webhook deliveries and redelivers one on request', async () => {
+    const received: string[] = [];
+    const hook = createServer((req, res) => {
+      received.push(String(req.headers['webhook-id']));
+      req.resume();
+      res.writeHead(204).end();
+    });
+    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`;
+      const id = await submit('/api/v1/convert', { input: '/storage/in/clip.mp4', output: { path: '/storage/out/hooked.mp4' }, options: { webhook_url: url, webhook_events: ['complete'] } });
+      await finished(id);
+      await expect.poll(() => received.length, poll).toBe(1);
+      const p = await signIn(gw.keys.client);
+      await p.page.goto(`${gw.url}/ui#/jobs/${id}`);
+      const button = p.page.locator('#webhooks').getByRole('button', { name: 'Redeliver' });
+      await button.waitFor({ timeout: 20_000 });
+      await button.click();
+      await expect.poll(() => received.length, poll).toBe(2);
+      expect(received[1], 'the same delivery, sent again').toBe(received[0]);
+      await p.close();
+    } finally {
+      hook.close();
+    }
   });
 });
