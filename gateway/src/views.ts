@@ -1,5 +1,6 @@
 // The API's view of a MediaJob: the reference's job shape, derived from the stored record.
 import type { JobRecord } from '../../operator/src/local/store.ts';
+import { isTerminal } from '../../operator/src/phases.ts';
 
 export function links(id: string) {
   return { self: `/api/v1/jobs/${id}`, events: `/api/v1/jobs/${id}/events`, logs: `/api/v1/jobs/${id}/logs` };
@@ -13,7 +14,8 @@ export function jobSummary(j: JobRecord) {
     status: j.status.phase,
     priority: j.priority,
     progress: j.status.progress ?? 0,
-    stage: j.status.stage ?? j.status.phase,
+    // A finished job's stage is its outcome, not the last step its worker reported.
+    stage: isTerminal(j.status.phase) ? j.status.phase : (j.status.stage ?? j.status.phase),
     created_at: j.createdAt,
     ...(j.batchId ? { batch_id: j.batchId } : {}),
     links: links(j.id),
@@ -37,7 +39,7 @@ export function jobDetail(j: JobRecord) {
     attempts: s.attempts ?? 0,
     input: j.spec.input.path,
     output: j.spec.output?.path ?? j.spec.stream?.path ?? j.spec.analyze?.path ?? null,
-    progress_details: { percentage: s.progress ?? 0, stage: s.stage ?? s.phase, fps: s.fps ?? null, ...(quality ? { quality } : {}) },
+    progress_details: { percentage: s.progress ?? 0, stage: isTerminal(s.phase) ? s.phase : (s.stage ?? s.phase), fps: s.fps ?? null, ...(quality ? { quality } : {}) },
     outputs: s.outputs ?? [],
     metrics: s.metrics ?? null,
     acceleration: s.acceleration ?? null,

@@ -121,6 +121,16 @@ describe('the gateway in cluster mode', () => {
     expect(r.body['details']).toMatchObject({ mode: 'cluster' });
   });
 
+  it('serves the dashboard in cluster mode too: its page under the CSP, its script bundled, hls.js', async () => {
+    const page = await fetch(`${urlA}/ui`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toContain("default-src 'none'");
+    const script = await fetch(`${urlB}/ui/app.js`);
+    expect(script.status).toBe(200);
+    expect((await script.text()).length, 'the bundled dashboard').toBeGreaterThan(10_000);
+    expect((await fetch(`${urlA}/ui/vendor/hls.mjs`)).status).toBe(200);
+  });
+
   it('runs POST /convert (curl) → MediaJob → Job → pod on the CPU node → real output; SSE shows progress and completion; a signed webhook arrives once', async () => {
     const submitted = await curl(['-X', 'POST', `${urlA}/api/v1/convert`, '-H', `X-API-Key: ${clientKey}`, '-H', 'content-type: application/json', '-w', '\n%{http_code}',
       '-d', JSON.stringify({ input: '/storage/in.mp4', output: { path: '/storage/out/curl.mp4', video: { codec: 'h264', preset: 'ultrafast' } }, webhook_url: hookUrl })]);

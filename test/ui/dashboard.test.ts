@@ -279,4 +279,20 @@ describe('the dashboard', () => {
       hook.close();
     }
   });
+
+  it("draws a per-title ladder's rungs as a rate-quality chart", async () => {
+    const id = await submit('/api/v1/stream', { input: '/storage/in/clip.mp4', output: '/storage/out/per-title', type: 'hls', variants: 'auto', max_variants: 3, segment_duration: 2 });
+    await finished(id);
+    const job = (await (await gw.api(`/api/v1/jobs/${id}`, { method: 'GET' })).json()) as { quality?: { ladder?: unknown[] } };
+    const rungs = job.quality?.ladder?.length ?? 0;
+    expect(rungs, 'the ladder was built from the content').toBeGreaterThan(0);
+    const p = await signIn(gw.keys.client);
+    await p.page.goto(`${gw.url}/ui#/jobs/${id}`);
+    const chart = p.page.locator('[data-chart="ladder"] svg');
+    await chart.waitFor({ timeout: 20_000 });
+    expect(await chart.getAttribute('data-points')).toBe(String(rungs));
+    expect(await chart.locator('circle.point').count(), 'one point per rung').toBe(rungs);
+    await p.screenshot('per-title-ladder', { fullPage: true });
+    await p.close();
+  });
 });

@@ -21,6 +21,7 @@ export const jobPage: Page = async (root, { id }, signal) => {
   const bar = h('progress', { id: 'job-progress', max: 100, value: job.progress, 'aria-label': 'progress' });
   const pct = h('span', { id: 'job-percent' }, `${Math.round(job.progress)} %`);
   const badge = h('span', { id: 'job-status' }, statusBadge(job.status));
+  const stage = h('span', { id: 'job-stage' }, `stage: ${job.stage}`);
   const notice = h('div');
   const actions = h('div', { class: 'actions' });
   const timeline = h('ol', { class: 'timeline', id: 'timeline' });
@@ -35,7 +36,7 @@ export const jobPage: Page = async (root, { id }, signal) => {
     h('h1', {}, `${job.type} job `, h('code', {}, job.id)),
     notice,
     h('div', { class: 'card' },
-      h('div', { class: 'stats' }, badge, h('span', {}, `stage: ${job.stage}`), h('span', {}, `priority: ${job.priority}`)),
+      h('div', { class: 'stats' }, badge, stage, h('span', {}, `priority: ${job.priority}`)),
       h('div', { class: 'progress-cell' }, bar, pct),
       actions,
     ),
@@ -169,6 +170,7 @@ export const jobPage: Page = async (root, { id }, signal) => {
     bar.value = job.progress;
     pct.textContent = `${Math.round(job.progress)} %`;
     badge.replaceChildren(statusBadge(job.status));
+    stage.textContent = `stage: ${job.stage}`;
     renderActions();
     renderTimeline();
     renderError();
@@ -194,9 +196,10 @@ export const jobPage: Page = async (root, { id }, signal) => {
 
   if (!finished(job.status)) {
     follow(job.id, {
-      progress: (p) => {
+      progress: (p, data) => {
         bar.value = p;
         pct.textContent = `${Math.round(p)} %`;
+        if (typeof data['stage'] === 'string') stage.textContent = `stage: ${data['stage']}`;
       },
       status: (s) => badge.replaceChildren(statusBadge(s)),
       log: (line) => {
