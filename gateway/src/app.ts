@@ -9,6 +9,8 @@ import type { Logger } from 'pino';
 import { presentedKey } from './auth.ts';
 import type { Deps } from './deps.ts';
 import { ApiError, errorHandler } from './errors.ts';
+import { plainJson } from './openapi.ts';
+import { ErrorEnvelope } from './schemas.ts';
 import { isLinkRequest, linkPrincipal, redactedUrl } from './link-auth.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { RouteMethods } from './route-methods.ts';
@@ -62,6 +64,8 @@ export async function buildApp(deps: Deps, opts: AppOptions = {}): Promise<Fasti
     schemaController: { compilersFactory: { buildValidator: typedBodies } },
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as FastifyInstance;
 
+  // Shared schemas first: routes refer to them by $id.
+  app.addSchema(plainJson(ErrorEnvelope));
   app.decorateRequest('principal', undefined);
   app.decorateRequest('idempotency', undefined);
   app.setErrorHandler(errorHandler);

@@ -101,6 +101,8 @@ export async function openapiPlugin(app: FastifyInstance, _deps: Deps): Promise<
     },
     // 3.1 has `const`, but Swagger UI renders `enum` better; both mean the same to a validator.
     convertConstToEnum: true,
+    // Shared schemas keep their own names in components.schemas (ErrorResponse, not def-0).
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json['$id'] === 'string' ? json['$id'] : `def-${i}`) },
     transform: ({ schema, url: routeUrl, route }: { schema: FastifySchema; url: string; route: RouteOptions }) => {
       let url = routeUrl;
       const method = Array.isArray(route.method) ? String(route.method[0]) : String(route.method);

@@ -1,13 +1,17 @@
 // Request and response schemas of the HTTP API (TypeBox). Responses are serialized through
 // them, so nothing outside a schema (an internal field) can leak into a reply.
-import Type from 'typebox';
+import Type, { type Static } from 'typebox';
 import { AnalyzeRequest, AnyJobRequest, BatchRequest, ConvertRequest, StreamRequest } from '../../crds/src/request.ts';
 import { Acceleration, ChunkCounts, Chunking, JobError, Metrics, OutputFile, PhaseValues, QualityResult, Verification } from '../../crds/src/status.ts';
 import { literals, MediaJobSpec } from '../../crds/src/spec.ts';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 
-export const ErrorResponse = Type.Object({
+/**
+ * The reference's error envelope, shared by every error answer: registered once (app.ts) under its
+ * $id, so the OpenAPI document holds it once in components.schemas and each answer refers to it.
+ */
+export const ErrorEnvelope = Type.Object({
   error: Type.Object({
     type: Type.String(),
     code: Type.String(),
@@ -16,7 +20,10 @@ export const ErrorResponse = Type.Object({
     doc_url: Type.String(),
     request_id: Type.String(),
   }),
-}, { description: "The reference's error envelope" });
+}, { $id: 'ErrorResponse', title: 'ErrorResponse', description: "The reference's error envelope" });
+
+/** An error answer's schema: a reference to the shared envelope. */
+export const ErrorResponse = Type.Unsafe<Static<typeof ErrorEnvelope>>({ $ref: 'ErrorResponse#' });
 
 /** The reference's own examples, shown in /docs for each kind of request. */
 const examples = {

@@ -176,8 +176,11 @@ describe('the OpenAPI document', () => {
     expect(convert.requestBody?.content?.['application/json']?.schema?.type).toBe('object');
     const job = doc.paths['/api/v1/jobs/{id}']?.['get'] as Operation & { parameters?: { in: string; name: string; required: boolean }[] };
     expect(job.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ in: 'path', name: 'id', required: true })]));
-    const notFound = job.responses?.['404']?.content?.['application/json']?.schema as { properties?: { error?: { required?: string[] } } };
-    expect(notFound.properties?.error?.required).toEqual(expect.arrayContaining(['type', 'code', 'message', 'doc_url', 'request_id']));
+    // Every error answer refers to the one envelope in components.schemas.
+    const notFound = job.responses?.['404']?.content?.['application/json']?.schema as { $ref?: string };
+    expect(notFound.$ref).toBe('#/components/schemas/ErrorResponse');
+    const envelope = (doc as unknown as { components: { schemas: Record<string, { properties?: { error?: { required?: string[] } } }> } }).components.schemas['ErrorResponse'];
+    expect(envelope?.properties?.error?.required).toEqual(expect.arrayContaining(['type', 'code', 'message', 'doc_url', 'request_id']));
     expect(doc.paths['/metrics']?.['get']?.responses?.['200']?.content).toHaveProperty(['text/plain']);
   });
 });
