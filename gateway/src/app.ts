@@ -10,7 +10,7 @@ import { presentedKey } from './auth.ts';
 import type { Deps } from './deps.ts';
 import { ApiError, errorHandler } from './errors.ts';
 import { plainJson } from './openapi.ts';
-import { ErrorEnvelope } from './schemas.ts';
+import { ErrorEnvelope, WebhookPayloadSchema } from './schemas.ts';
 import { isLinkRequest, linkPrincipal, redactedUrl } from './link-auth.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { RouteMethods } from './route-methods.ts';
@@ -66,6 +66,7 @@ export async function buildApp(deps: Deps, opts: AppOptions = {}): Promise<Fasti
 
   // Shared schemas first: routes refer to them by $id.
   app.addSchema(plainJson(ErrorEnvelope));
+  app.addSchema(plainJson(WebhookPayloadSchema));
   app.decorateRequest('principal', undefined);
   app.decorateRequest('idempotency', undefined);
   app.setErrorHandler(errorHandler);

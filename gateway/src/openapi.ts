@@ -69,6 +69,31 @@ function describeResponses<T>(doc: T): T {
   return doc;
 }
 
+/**
+ * The requests the server makes: one webhook delivery per job event (OpenAPI 3.1 `webhooks`), so
+ * receivers and generated clients get its payload and headers from this document too.
+ */
+function withWebhooks<T>(doc: T): T {
+  const header = (name: string, description: string) => ({ name, in: 'header', required: true, description, schema: { type: 'string' } });
+  (doc as { webhooks?: unknown }).webhooks = {
+    jobEvent: {
+      post: {
+        operationId: 'webhookJobEvent',
+        summary: 'A job event, POSTed to the job\'s webhook_url',
+        description: 'Sent for the events in webhook_events (default started, complete, error, cancelled; progress at most every 2 s), in order per job, at least once: retried with backoff until a 2xx answer. Verify the signature before trusting the body (the SDK\'s verifyWebhook).',
+        parameters: [
+          header('webhook-id', 'The delivery id, the same on every attempt (deduplicate on it)'),
+          header('webhook-timestamp', 'Seconds since the epoch when this attempt was signed'),
+          header('webhook-signature', 'v1,<base64 HMAC-SHA256 of "id.timestamp.body"> with the webhook secret'),
+        ],
+        requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/WebhookPayload' } } } },
+        responses: { 200: { description: 'Any 2xx acknowledges the delivery; anything else is retried' } },
+      },
+    },
+  };
+  return doc;
+}
+
 const tags = [
   { name: 'jobs', description: 'Create, follow and cancel media jobs (convert, stream, analyze, batch, estimate)' },
   { name: 'files', description: 'Upload and download files in storage' },
@@ -132,7 +157,7 @@ export async function openapiPlugin(app: FastifyInstance, _deps: Deps): Promise<
       if (admin && typeof s['description'] !== 'string') s['description'] = 'Requires an admin key; a client key gets 403 ACCESS_DENIED.';
       return { schema: s as FastifySchema, url };
     },
-    transformObject: (doc) => uniqueOperationIds(describeResponses(plainJson('openapiObject' in doc ? doc.openapiObject : doc.swaggerObject))),
+    transformObject: (doc) => withWebhooks(uniqueOperationIds(describeResponses(plainJson('openapiObject' in doc ? doc.openapiObject : doc.swaggerObject)))),
   });
 
   await app.register(swaggerUi, {

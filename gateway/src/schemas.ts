@@ -3,7 +3,7 @@
 import Type, { type Static } from 'typebox';
 import { AnalyzeRequest, AnyJobRequest, BatchRequest, ConvertRequest, StreamRequest } from '../../crds/src/request.ts';
 import { Acceleration, ChunkCounts, Chunking, JobError, Metrics, OutputFile, PhaseValues, QualityResult, Verification } from '../../crds/src/status.ts';
-import { literals, MediaJobSpec } from '../../crds/src/spec.ts';
+import { literals, MediaJobSpec, WebhookEventValues } from '../../crds/src/spec.ts';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(t: T) => Type.Union([t, Type.Null()]);
 
@@ -21,6 +21,19 @@ export const ErrorEnvelope = Type.Object({
     request_id: Type.String(),
   }),
 }, { $id: 'ErrorResponse', title: 'ErrorResponse', description: "The reference's error envelope" });
+
+/**
+ * The body of every webhook delivery (a request the server makes, so it is described under the
+ * document's `webhooks`, and in each delivery of the delivery log). Shared by $id like the envelope.
+ */
+export const WebhookPayloadSchema = Type.Object({
+  event: literals(WebhookEventValues),
+  job_id: Type.String(),
+  timestamp: Type.String({ description: 'When the event happened (ISO 8601)' }),
+  data: Type.Object({}, { additionalProperties: true, description: "The event's data: progress {percentage, stage, fps, speed, eta_seconds}; status {status, attempt?, reason?}; the final events the job's outcome" }),
+}, { $id: 'WebhookPayload', title: 'WebhookPayload', description: 'A webhook delivery, signed per Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature)' });
+export type WebhookPayload = Static<typeof WebhookPayloadSchema>;
+export const WebhookPayloadRef = Type.Unsafe<WebhookPayload>({ $ref: 'WebhookPayload#' });
 
 /** An error answer's schema: a reference to the shared envelope. */
 export const ErrorResponse = Type.Unsafe<Static<typeof ErrorEnvelope>>({ $ref: 'ErrorResponse#' });

@@ -434,7 +434,28 @@ export interface paths {
         trace?: never;
     };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    jobEvent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A job event, POSTed to the job's webhook_url
+         * @description Sent for the events in webhook_events (default started, complete, error, cancelled; progress at most every 2 s), in order per job, at least once: retried with backoff until a 2xx answer. Verify the signature before trusting the body (the SDK's verifyWebhook).
+         */
+        post: operations["webhookJobEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
         /**
@@ -451,6 +472,20 @@ export interface components {
                 };
                 doc_url: string;
                 request_id: string;
+            };
+        };
+        /**
+         * WebhookPayload
+         * @description A webhook delivery, signed per Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature)
+         */
+        WebhookPayload: {
+            event: "queued" | "started" | "progress" | "complete" | "error" | "cancelled";
+            job_id: string;
+            /** @description When the event happened (ISO 8601) */
+            timestamp: string;
+            /** @description The event's data: progress {percentage, stage, fps, speed, eta_seconds}; status {status, attempt?, reason?}; the final events the job's outcome */
+            data: {
+                [key: string]: unknown;
             };
         };
     };
@@ -543,8 +578,7 @@ export interface operations {
                             next_attempt_at: string | null;
                             created_at: string;
                             delivered_at: string | null;
-                            /** @description The JSON body sent: {event, job_id, timestamp, data} */
-                            payload: unknown;
+                            payload: components["schemas"]["WebhookPayload"];
                             attempt_log: {
                                 attempt: number;
                                 started_at: string;
@@ -648,8 +682,7 @@ export interface operations {
                             next_attempt_at: string | null;
                             created_at: string;
                             delivered_at: string | null;
-                            /** @description The JSON body sent: {event, job_id, timestamp, data} */
-                            payload: unknown;
+                            payload: components["schemas"]["WebhookPayload"];
                             attempt_log: {
                                 attempt: number;
                                 started_at: string;
@@ -6038,6 +6071,35 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
+            };
+        };
+    };
+    webhookJobEvent: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The delivery id, the same on every attempt (deduplicate on it) */
+                "webhook-id": string;
+                /** @description Seconds since the epoch when this attempt was signed */
+                "webhook-timestamp": string;
+                /** @description v1,<base64 HMAC-SHA256 of "id.timestamp.body"> with the webhook secret */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["WebhookPayload"];
+            };
+        };
+        responses: {
+            /** @description Any 2xx acknowledges the delivery; anything else is retried */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

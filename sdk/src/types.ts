@@ -2,7 +2,7 @@
 // nothing here restates a shape, so a change to a route's schema reaches the SDK by `npm run
 // gen:sdk` alone. The assertions at the end make the type check fail if a route this file names
 // disappears or loses the part taken from it (the lookup would silently turn into `never`).
-import type { paths } from './openapi.ts';
+import type { components, paths } from './openapi.ts';
 
 type Method = 'get' | 'post' | 'delete' | 'head' | 'put' | 'patch';
 type Operation<P extends keyof paths, M extends Method> = NonNullable<paths[P][M]>;
@@ -58,6 +58,9 @@ export type CleanupRequest = RequestBody<'/api/v1/admin/cleanup', 'post'>;
 export type CleanupResult = ResponseBody<'/api/v1/admin/cleanup', 'post', 200>;
 export type WebhookSecret = ResponseBody<'/api/v1/admin/webhook-secret', 'get', 200>;
 
+/** The body of every webhook delivery (the document's `webhooks.jobEvent`). */
+export type WebhookPayload = components['schemas']['WebhookPayload'];
+
 // System
 export type Health = ResponseBody<'/api/v1/health', 'get', 200>;
 
@@ -74,5 +77,5 @@ export type DerivedTypesExist = Assert<
   Derived<WebhookDeliveryList> & Derived<WebhookDeliveryListQuery> & Derived<WebhookDelivery> & Derived<UploadQuery> & Derived<UploadedFile> &
   Derived<DownloadLinkRequest> & Derived<DownloadLinkResponse> &
   Derived<ApiKey> & Derived<CreateKeyRequest> & Derived<KeySecret> & Derived<Stats> & Derived<CleanupRequest> & Derived<CleanupResult> & Derived<WebhookSecret> &
-  Derived<Health> & Derived<ErrorEnvelope>
+  Derived<Health> & Derived<ErrorEnvelope> & Derived<WebhookPayload>
 >;

@@ -4,19 +4,12 @@
 // signatures during a secret rotation. Web Crypto only, so it runs in browsers, workers and Node;
 // crypto.subtle.verify compares the MAC in constant time.
 
-export const webhookHeaders = { id: 'webhook-id', timestamp: 'webhook-timestamp', signature: 'webhook-signature' } as const;
+import type { WebhookPayload } from './types.ts';
 
-/**
- * The JSON body of a delivery. Not described by the OpenAPI document (deliveries are requests the
- * server makes, not routes), so declared here, as gateway/src/webhooks/dispatcher.ts sends it.
- */
-export interface WebhookPayload {
-  event: 'queued' | 'started' | 'progress' | 'complete' | 'error' | 'cancelled' | (string & {});
-  job_id: string;
-  /** When the event happened (ISO 8601). */
-  timestamp: string;
-  data: Record<string, unknown>;
-}
+/** The JSON body of a delivery, as the document's `webhooks` describes it (generated types). */
+export type { WebhookPayload };
+
+export const webhookHeaders = { id: 'webhook-id', timestamp: 'webhook-timestamp', signature: 'webhook-signature' } as const;
 
 export type HeaderSource = Headers | Record<string, string | readonly string[] | undefined>;
 

@@ -171,6 +171,14 @@ describe('operations of the whole document', () => {
     for (const o of ops()) expect(o.op.operationId?.startsWith(o.method), `${o.method} ${o.path}: ${o.op.operationId}`).toBe(true);
   });
 
+  it('documents the webhook delivery (a request the server makes) with its signed headers and payload', () => {
+    const doc = s.app.swagger() as unknown as { webhooks?: Record<string, { post: { parameters: { name: string }[]; requestBody: { content: Record<string, { schema: { $ref?: string } }> } } }>; components: { schemas: Record<string, { properties?: Record<string, unknown> }> } };
+    const hook = doc.webhooks?.['jobEvent']?.post;
+    expect(hook?.parameters.map((p) => p.name)).toEqual(['webhook-id', 'webhook-timestamp', 'webhook-signature']);
+    expect(hook?.requestBody.content['application/json']?.schema.$ref).toBe('#/components/schemas/WebhookPayload');
+    expect(Object.keys(doc.components.schemas['WebhookPayload']?.properties ?? {}).sort()).toEqual(['data', 'event', 'job_id', 'timestamp']);
+  });
+
   it('documents the upload body as the file\'s bytes', () => {
     const upload = ops().find((o) => o.method === 'post' && o.path === '/api/v1/files');
     expect(upload?.op.requestBody?.content).toHaveProperty('application/octet-stream');

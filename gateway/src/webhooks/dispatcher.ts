@@ -15,6 +15,7 @@ import type { StoredEvent, Store } from '../../../operator/src/local/store.ts';
 import { DeliveryStore, type DeliveryRow, type DeliveryState } from './deliveries.ts';
 import { sign } from './signing.ts';
 import { postWebhook, type PostResult, type Resolver } from './url-guard.ts';
+import type { WebhookPayload } from '../schemas.ts';
 
 export type WebhookEvent = NonNullable<JobOptions['webhookEvents']>[number];
 
@@ -193,7 +194,8 @@ export class WebhookDispatcher {
       const keep = new Set([...this.inFlight.keys()]);
       const superseded = this.deliveries.supersedeProgress(e.jobId, keep);
       const id = `msg_${randomUUID()}`;
-      const payload = JSON.stringify({ event: name, job_id: e.jobId, timestamp: e.time, data: e.data ?? {} });
+      const body: WebhookPayload = { event: name, job_id: e.jobId, timestamp: e.time, data: e.data ?? {} };
+      const payload = JSON.stringify(body);
       this.deliveries.insert({ id, jobId: e.jobId, event: name, url: target.url, payload, createdAt: new Date().toISOString() });
       this.o.log.debug({ jobId: e.jobId, deliveryId: id, event: name, superseded }, 'webhook queued');
       this.wake();

@@ -5,7 +5,7 @@ import Type from 'typebox';
 import type { Deps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { ownedJob } from '../routes/jobs.ts';
-import { ErrorResponse } from '../schemas.ts';
+import { ErrorResponse, WebhookPayloadRef, type WebhookPayload } from '../schemas.ts';
 import type { AttemptRow, DeliveryRow } from './deliveries.ts';
 import type { WebhookDispatcher } from './dispatcher.ts';
 
@@ -37,7 +37,7 @@ export const DeliveryView = Type.Object({
   next_attempt_at: Nullable(Type.String()),
   created_at: Type.String(),
   delivered_at: Nullable(Type.String()),
-  payload: Type.Unknown({ description: 'The JSON body sent: {event, job_id, timestamp, data}' }),
+  payload: WebhookPayloadRef,
   attempt_log: Type.Array(Attempt),
 });
 
@@ -57,7 +57,7 @@ function deliveryView(d: DeliveryRow, attempts: AttemptRow[]) {
     next_attempt_at: d.nextAttemptAt ?? null,
     created_at: d.createdAt,
     delivered_at: d.deliveredAt ?? null,
-    payload: JSON.parse(d.payload) as unknown,
+    payload: JSON.parse(d.payload) as WebhookPayload,
     attempt_log: attempts.map(attemptView),
   };
 }
