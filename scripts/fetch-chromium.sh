@@ -9,6 +9,8 @@ bin=/usr/lib/chromium/chromium
 # Recommends are left out (upower, udev, mesa, notification daemons...); a headless browser needs
 # none of them, but screenshots need one font, which the recommends would otherwise have brought.
 want=(chromium fonts-dejavu-core)
+# A C compiler builds the harness's LD_PRELOAD loopback fence (test/support/loopback-fence.c).
+command -v cc >/dev/null 2>&1 || want+=(gcc libc6-dev)
 missing=()
 for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || missing+=("$pkg")

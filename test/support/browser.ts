@@ -12,12 +12,17 @@
 //  3. Host-resolver rules answer "not found" for every name and address but localhost,
 //     127.0.0.1 and ::1, so nothing that bypasses the proxy (WebRTC, DNS prefetch) resolves or
 //     reaches anything else either.
+//  4. Below all of it, an LD_PRELOAD fence (loopback-fence.c) refuses connect/sendto/sendmsg to
+//     any other address in libc, before the system call.
 // On top, switches turn off Chromium's own phoning home (component updates, sign-in, sync,
 // metrics, safe browsing, translation); the ones that were measured to matter say so.
 //
 // After every test, each open page's violations, console errors, uncaught page errors and failed
 // requests, and the sink's requests, fail that test unless the test took them (`take`) first.
-import { existsSync, mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -173,7 +178,25 @@ function browserEnv(bin: string): Record<string, string> {
     env[k] = v;
   }
   env['KUBEFF_CHROMIUM_BIN'] = bin;
+  // Layer 4: no switch stops Chromium's IPv6 reachability probe (a UDP connect() to a public
+  // address, measured with strace); the fence refuses it, and any other such call, in libc.
+  env['LD_PRELOAD'] = loopbackFence();
   return env;
+}
+
+/** test/support/loopback-fence.c built once into the cache, keyed on its source. */
+function loopbackFence(): string {
+  const source = join(import.meta.dirname, 'loopback-fence.c');
+  const hash = createHash('sha256').update(readFileSync(source)).digest('hex').slice(0, 16);
+  const dir = join(process.env['KUBEFF_CACHE'] || join(homedir(), '.cache', 'kubeff'), 'loopback-fence');
+  const lib = join(dir, `loopback-fence-${hash}.so`);
+  if (!existsSync(lib)) {
+    mkdirSync(dir, { recursive: true });
+    const temp = `${lib}.${process.pid}.tmp`;
+    execFileSync('cc', ['-shared', '-fPIC', '-O2', '-Wall', '-Werror', '-o', temp, source, '-ldl'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    renameSync(temp, lib);
+  }
+  return lib;
 }
 
 export interface LaunchOptions {
