@@ -16,7 +16,6 @@ import { NamedResolutions } from './resolution.ts';
 import {
   AudioCodecValues,
   ContainerName,
-  ContainerValues,
   InputLocation,
   Limits,
   MetricValues,
@@ -73,12 +72,12 @@ const Dimension = (description: string) => Type.Integer({ minimum: 2, maximum: L
 const Fps = Type.Number({ exclusiveMinimum: 0, maximum: Limits.maxFps, description: 'Frames per second' });
 const Crf = Type.Integer({ minimum: 0, maximum: 63, description: 'Constant rate factor; the range depends on the codec' });
 
-export const VideoCodecRequest = names([...VideoCodecValues, ...keys(VideoCodecAliases)], 'A video codec (aliases such as hevc or libx264 are accepted)');
-export const AudioCodecRequest = names([...AudioCodecValues, ...keys(AudioCodecAliases)], 'An audio codec (aliases such as libopus are accepted)');
+const VideoCodecRequest = names([...VideoCodecValues, ...keys(VideoCodecAliases)], 'A video codec (aliases such as hevc or libx264 are accepted)');
+const AudioCodecRequest = names([...AudioCodecValues, ...keys(AudioCodecAliases)], 'An audio codec (aliases such as libopus are accepted)');
 const SampleRate = Type.Union([names(SampleRateValues), Type.Union(SampleRateValues.map((r) => Type.Literal(Number(r))))], { description: 'Hz, as a number or a string' });
 
 /** An input: a location, or {path, credentials: "presigned"} (secrets are never accepted in a job). */
-export const InputRequest = Type.Union([
+const InputRequest = Type.Union([
   InputLocation,
   Type.Object({
     path: InputLocation,
@@ -86,7 +85,7 @@ export const InputRequest = Type.Union([
   }, strict),
 ]);
 
-export const VideoRequest = Type.Object({
+const VideoRequest = Type.Object({
   codec: Type.Optional(VideoCodecRequest),
   preset: Type.Optional(names(PresetValues)),
   crf: Type.Optional(Crf),
@@ -104,7 +103,7 @@ export const VideoRequest = Type.Object({
   vmaf_samples: Type.Optional(Type.Integer({ minimum: 1, maximum: Limits.maxVmafSamples, description: 'Samples the target-VMAF search encodes (default 4)' })),
 }, strict);
 
-export const AudioRequest = Type.Object({
+const AudioRequest = Type.Object({
   codec: Type.Optional(AudioCodecRequest),
   bitrate: Type.Optional(AudioBitrate()),
   channels: Type.Optional(Type.Integer({ minimum: 1, maximum: 8 })),
@@ -112,7 +111,7 @@ export const AudioRequest = Type.Object({
   normalize: Type.Optional(Type.Boolean({ description: 'EBU R128 two-pass loudness normalization' })),
 }, strict);
 
-export const OutputObjectRequest = Type.Object({
+const OutputObjectRequest = Type.Object({
   path: Type.Optional(OutputLocation),
   format: Type.Optional(ContainerName),
   video: Type.Optional(VideoRequest),
@@ -120,7 +119,7 @@ export const OutputObjectRequest = Type.Object({
 }, { ...strict, description: 'path, or format to write beside the input; video and audio settings' });
 
 /** A convert output: a format written beside the input ("mp4"), a location, or an object. */
-export const OutputRequest = Type.Union([ContainerName, OutputLocation, OutputObjectRequest]);
+const OutputRequest = Type.Union([ContainerName, OutputLocation, OutputObjectRequest]);
 
 // Operations: each type with its fields, written flat or under "params" (or both).
 const Quality3 = names(['light', 'medium', 'strong'] as const);
@@ -190,7 +189,7 @@ const operationFields = {
 } satisfies Record<string, Record<string, TSchema>>;
 
 /** Each operation type of a request and whose fields it takes (aliases share their fields). */
-export const OperationTypes = {
+const OperationTypes = {
   trim: 'trim', resize: 'resize', scale: 'resize', crop: 'crop', rotate: 'rotate', flip: 'flip',
   fps: 'fps', framerate: 'fps', speed: 'speed', transcode: 'transcode',
   filter: 'filter', color: 'filter', adjust: 'filter', deinterlace: 'filter', denoise: 'filter', sharpen: 'filter', blur: 'filter',
@@ -207,7 +206,7 @@ function operation<K extends keyof typeof operationFields>(types: string[], fiel
 }
 
 /** An operation: a union discriminated on `type`; fields flat or under `params`. */
-export const OperationRequest = Type.Union(
+const OperationRequest = Type.Union(
   keys(operationFields).map((fields) => operation(keys(OperationTypes).filter((t) => OperationTypes[t] === fields), fields)),
   { description: 'An operation, discriminated on type; its fields flat or under "params"' },
 );
@@ -220,7 +219,7 @@ const QualityGateRequest = Type.Object({
 }, { ...strict, description: 'Minimum quality the finished output must measure against its input' });
 
 /** Job options; the reference also shows them at the top level of a request, so both work. */
-export const optionFields = {
+const optionFields = {
   priority: Type.Optional(names(['low', 'normal', 'high'] as const)),
   hardware_acceleration: Type.Optional(Type.Union([Type.Boolean(), names(['auto', 'none', 'nvenc', 'gpu', 'cuda', 'nvidia', 'cpu'] as const)], { description: 'auto (true), none (false, cpu), nvenc (gpu, cuda, nvidia)' })),
   webhook_url: Type.Optional(Type.String({ maxLength: 2048, pattern: '^[hH][tT][tT][pP][sS]?://\\S+$', description: 'Signed POSTs on the job\'s events; never a private address' })),
@@ -233,7 +232,7 @@ export const optionFields = {
   verify: Type.Optional(Type.Boolean({ description: 'Check every output before it is published; default true' })),
   quality_gate: Type.Optional(QualityGateRequest),
 };
-export const OptionsRequest = Type.Object(optionFields, strict);
+const OptionsRequest = Type.Object(optionFields, strict);
 const common = { options: Type.Optional(OptionsRequest), ...optionFields };
 
 export const ConvertRequest = Type.Object({
@@ -284,6 +283,3 @@ export const BatchRequest = Type.Object({
   batch_name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
   validate_files: Type.Optional(Type.Boolean({ description: 'Check that every input exists first (default true)' })),
 }, strict);
-
-/** The formats a convert output may name (for `"output": "mp4"`). */
-export const ConvertFormats = ContainerValues;

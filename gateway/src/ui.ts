@@ -80,8 +80,9 @@ export async function uiPlugin(app: FastifyInstance, _deps: Deps): Promise<void>
   const hlsPath = join(require.resolve('hls.js/package.json'), '..', 'dist', 'hls.min.mjs');
   const hide = { schema: { hide: true } };
 
-  app.get('/ui', hide, async (_req, reply) => secure(reply, 'text/html; charset=utf-8').header('cache-control', 'no-cache').send(page));
-  app.get('/ui/', hide, async (_req, reply) => secure(reply, 'text/html; charset=utf-8').header('cache-control', 'no-cache').send(page));
+  for (const url of ['/ui', '/ui/']) {
+    app.get(url, hide, async (_req, reply) => secure(reply, 'text/html; charset=utf-8').header('cache-control', 'no-cache').send(page));
+  }
   app.get('/ui/app.css', hide, async (_req, reply) => secure(reply, 'text/css; charset=utf-8').header('cache-control', 'no-cache').send(css));
   app.get('/ui/app.js', hide, async (_req, reply) => secure(reply, 'text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(await uiBundle()));
   app.get('/ui/vendor/hls.mjs', hide, async (_req, reply) => secure(reply, 'text/javascript; charset=utf-8').header('cache-control', 'public, max-age=86400').send(await readFile(hlsPath, 'utf8')));

@@ -8,38 +8,27 @@
 // Every job is the real worker entrypoint. Prints a table; never used as a test assertion.
 //
 //   node test/bench/quality.ts [--seconds 30] [--height 1080] [--preset medium]
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { normalizeRequest, type MediaJobSpec, type WorkerResult } from '../../crds/src/index.ts';
 import { parseMasterPlaylist, parseMediaPlaylist } from '../../worker-image/src/verify.ts';
+import { timed, workerEntry } from './timed.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '30' }, height: { type: 'string', default: '1080' }, preset: { type: 'string', default: 'medium' }, 'ladder-seconds': { type: 'string', default: '20' } } });
 const seconds = Number(values.seconds);
 const height = Number(values.height);
 const width = Math.round((height * 16) / 9 / 2) * 2;
-const repo = join(import.meta.dirname, '../..');
 const root = mkdtempSync(join(tmpdir(), 'kubeff-bench-quality-'));
 const host = (p: string) => join(root, p.replace(/^\/storage\//, ''));
-const workerEntry = existsSync(join(repo, 'worker-image/dist/kubeff-worker.mjs')) ? join(repo, 'worker-image/dist/kubeff-worker.mjs') : join(repo, 'worker-image/src/main.ts');
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const child = spawn(cmd, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
-    child.on('close', (code) => (code === 0 ? resolve((performance.now() - t0) / 1000) : reject(new Error(`${cmd} exited ${code}: ${err}`))));
-  });
-}
 
 /** One worker run: wall seconds and its result. */
 async function worker(spec: MediaJobSpec): Promise<{ seconds: number; result: WorkerResult }> {
   const dir = mkdtempSync(join(root, 'w-'));
   writeFileSync(join(dir, 'spec.json'), JSON.stringify(spec));
-  const s = await run(process.execPath, [workerEntry, '--spec', join(dir, 'spec.json'), '--result', join(dir, 'result.json'), '--events', join(dir, 'events.jsonl')], { ...process.env, KUBEFF_STORAGE_ROOT: root });
+  const s = await timed(process.execPath, [workerEntry, '--spec', join(dir, 'spec.json'), '--result', join(dir, 'result.json'), '--events', join(dir, 'events.jsonl')], { env: { ...process.env, KUBEFF_STORAGE_ROOT: root } });
   const result = JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')) as WorkerResult;
   if (result.status !== 'completed') throw new Error(`job ${result.status}: ${JSON.stringify(result.error)}`);
   return { seconds: s, result };
@@ -47,7 +36,7 @@ async function worker(spec: MediaJobSpec): Promise<{ seconds: number; result: Wo
 
 async function source(name: string, lavfi: string, w: number, h: number, secs: number): Promise<string> {
   const path = `/storage/in/${name}.mp4`;
-  await run('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', lavfi.replace('SIZE', `${w}x${h}`).replace('SECS', String(secs)), '-f', 'lavfi', '-i', `sine=frequency=440:duration=${secs}:sample_rate=48000`,
+  await timed('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', lavfi.replace('SIZE', `${w}x${h}`).replace('SECS', String(secs)), '-f', 'lavfi', '-i', `sine=frequency=440:duration=${secs}:sample_rate=48000`,
     '-t', String(secs), '-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '8', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', host(path)]);
   return path;
 }

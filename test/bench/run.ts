@@ -3,7 +3,7 @@
 //
 //   node test/bench/run.ts [--seconds 10] [--rounds 3]
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,6 +14,7 @@ import { planStream } from '../../worker-image/src/plan/stream.ts';
 import { probe } from '../../worker-image/src/probe.ts';
 import { freePort } from '../support/ports.ts';
 import { summary } from './summary.ts';
+import { timed, workerEntry } from './timed.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, rounds: { type: 'string', default: '5' }, only: { type: 'string' }, long: { type: 'string', default: '30' } } });
 // --only convert: just the convert pair (a quicker, many-round look at the worker's own overhead).
@@ -27,29 +28,18 @@ const node = process.execPath;
 const root = mkdtempSync(join(tmpdir(), 'kubeff-bench-'));
 const host = (p: string) => join(root, p.replace(/^\/storage\//, ''));
 
-function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
-    child.on('close', (code) => (code === 0 ? resolve((performance.now() - t0) / 1000) : reject(new Error(`${cmd} exited ${code}: ${err}`))));
-  });
-}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)] as number;
 }
 
-// The bundle `npm run build` writes (what the runtimes start); the TypeScript entry otherwise.
-const workerEntry = existsSync(join(repo, 'worker-image/dist/kubeff-worker.mjs')) ? join(repo, 'worker-image/dist/kubeff-worker.mjs') : join(repo, 'worker-image/src/main.ts');
 
 /** The worker entrypoint on a spec, as the runtimes start it (new Node process, probe, plan, run, describe). */
 function worker(spec: MediaJobSpec): Promise<number> {
   const dir = mkdtempSync(join(root, 'w-'));
   writeFileSync(join(dir, 'spec.json'), JSON.stringify(spec));
-  return run(node, [workerEntry, '--spec', join(dir, 'spec.json'), '--result', join(dir, 'result.json'), '--events', join(dir, 'events.jsonl')], {
+  return timed(node, [workerEntry, '--spec', join(dir, 'spec.json'), '--result', join(dir, 'result.json'), '--events', join(dir, 'events.jsonl')], {
     env: { ...process.env, KUBEFF_STORAGE_ROOT: root },
   });
 }
@@ -182,7 +172,7 @@ async function main(): Promise<void> {
   for (let r = 0; r < rounds; r++) {
     process.stderr.write(`round ${r + 1}/${rounds}\n`);
     // Interleaved, alternating which goes first, so drift on the machine hits both sides alike.
-    const pair = [async () => t.bare?.push(await settled(() => run('ffmpeg', convertArgs))), async () => {
+    const pair = [async () => t.bare?.push(await settled(() => timed('ffmpeg', convertArgs))), async () => {
       const j = await server.job(serverBody(src, false));
       t.server?.push(j.seconds);
       t.serverOverhead?.push(j.seconds - j.ffmpegSeconds);
@@ -195,11 +185,11 @@ async function main(): Promise<void> {
       rmSync(d, { recursive: true, force: true });
       mkdirSync(d, { recursive: true });
     }
-    t.hand?.push(await run('ffmpeg', hand, { cwd: handDir }));
+    t.hand?.push(await timed('ffmpeg', hand, { cwd: handDir }));
     t.ladder?.push(await worker(streamSpec));
-    t.bareLadder?.push(await run('ffmpeg', streamArgs, { cwd: streamStaging }));
+    t.bareLadder?.push(await timed('ffmpeg', streamArgs, { cwd: streamStaging }));
     let sum = 0;
-    for (const args of separate) sum += await run('ffmpeg', args, { cwd: sepDir });
+    for (const args of separate) sum += await timed('ffmpeg', args, { cwd: sepDir });
     t.separate?.push(sum);
   }
   if (longSeconds > 0) {
@@ -211,7 +201,7 @@ async function main(): Promise<void> {
     const longArgs = planConvert({ ...ctxBase, input: host(longSrc), inputInfo: longInfo, spec: longSpec, staging: host('/storage/bench/out/bare-long.mp4') }).steps[0]?.args ?? [];
     for (let r = 0; r < rounds; r++) {
       process.stderr.write(`long round ${r + 1}/${rounds}\n`);
-      const pair = [async () => t.longBare?.push(await settled(() => run('ffmpeg', longArgs))), async () => {
+      const pair = [async () => t.longBare?.push(await settled(() => timed('ffmpeg', longArgs))), async () => {
         const j = await server.job(serverBody(longSrc, false));
         t.longServer?.push(j.seconds);
         t.longOverhead?.push(j.seconds - j.ffmpegSeconds);

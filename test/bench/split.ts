@@ -7,8 +7,7 @@
 // table; never used as a test assertion.
 //
 //   node test/bench/split.ts [--seconds 20] [--height 720] [--preset medium]
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,32 +16,22 @@ import { capabilities } from '../../worker-image/src/capabilities.ts';
 import { planConvert, threadArgs } from '../../worker-image/src/plan/convert.ts';
 import { probe } from '../../worker-image/src/probe.ts';
 import { toolsFromEnv } from '../../worker-image/src/tools.ts';
+import { timed, workerEntry } from './timed.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, height: { type: 'string', default: '720' }, preset: { type: 'string', default: 'medium' } } });
 const seconds = Number(values.seconds);
 const height = Number(values.height);
 const width = Math.round((height * 16) / 9 / 2) * 2;
-const repo = join(import.meta.dirname, '../..');
 const root = mkdtempSync(join(tmpdir(), 'kubeff-bench-split-'));
 const host = (p: string) => join(root, p.replace(/^\/storage\//, ''));
-const workerEntry = existsSync(join(repo, 'worker-image/dist/kubeff-worker.mjs')) ? join(repo, 'worker-image/dist/kubeff-worker.mjs') : join(repo, 'worker-image/src/main.ts');
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const child = spawn(cmd, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
-    child.on('close', (code) => (code === 0 ? resolve((performance.now() - t0) / 1000) : reject(new Error(`${cmd} exited ${code}: ${err}`))));
-  });
-}
 
 /** One worker process, optionally one stage of a split job. */
 async function worker(spec: MediaJobSpec, jobId: string, stage: string[], threads: number | undefined): Promise<WorkerResult> {
   const dir = mkdtempSync(join(root, 'w-'));
   writeFileSync(join(dir, 'spec.json'), JSON.stringify(spec));
   const env = { ...process.env, KUBEFF_STORAGE_ROOT: root, ...(threads ? { KUBEFF_ENCODER_THREADS: String(threads) } : {}) };
-  await run(process.execPath, [workerEntry, '--spec', join(dir, 'spec.json'), '--result', join(dir, 'result.json'), '--events', join(dir, 'events.jsonl'), '--job-id', jobId, ...stage], env);
+  await timed(process.execPath, [workerEntry, '--spec', join(dir, 'spec.json'), '--result', join(dir, 'result.json'), '--events', join(dir, 'events.jsonl'), '--job-id', jobId, ...stage], { env });
   return JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')) as WorkerResult;
 }
 
@@ -85,7 +74,7 @@ async function main(): Promise<void> {
   mkdirSync(host('/storage/in'), { recursive: true });
   const src = '/storage/in/source.mp4';
   console.log(`split bench: ${seconds} s of testsrc2 ${width}x${height} at 25 fps, libx264 preset ${values.preset}, 2 cores here`);
-  await run('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=25:duration=${seconds}`, '-f', 'lavfi', '-i', `sine=frequency=440:duration=${seconds}:sample_rate=48000`,
+  await timed('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=25:duration=${seconds}`, '-f', 'lavfi', '-i', `sine=frequency=440:duration=${seconds}:sample_rate=48000`,
     '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '50', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', host(src)]);
   const spec = (out: string, parallelism?: number) => normalizeRequest('convert', { input: src, output: { path: out, format: 'mp4', video: { codec: 'h264', preset: values.preset } }, options: { hardware_acceleration: 'none', ...(parallelism ? { parallelism } : {}) } });
 
@@ -98,7 +87,7 @@ async function main(): Promise<void> {
   mkdirSync(host('/storage/out'), { recursive: true });
   const args = planConvert(ctx).steps[0]?.args ?? [];
   if (!threadArgs(ctx).length) throw new Error('no -threads argument');
-  const bare1 = await run(tools.ffmpeg, args);
+  const bare1 = await timed(tools.ffmpeg, args);
   const split1 = await split(spec('/storage/out/split-1t.mp4', 2), 2, 1);
   const nodes1 = await split(spec('/storage/out/split-nodes.mp4', 2), 2, 1, true);
 

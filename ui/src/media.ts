@@ -14,11 +14,6 @@ interface HlsClass {
   isSupported(): boolean;
 }
 
-/** The download URL of a storage path, for code that sends the key itself. */
-export function fileUrl(path: string): string {
-  return `${location.origin}/api/v1/files?path=${encodeURIComponent(path)}`;
-}
-
 export async function videoPlayer(path: string, signal: AbortSignal): Promise<HTMLVideoElement> {
   const link = await client().files.link(path, { expiresIn: 3600, signal });
   const video = h('video', { controls: true, preload: 'metadata', playsinline: true, 'data-path': path, 'aria-label': `video ${path}` });
@@ -46,16 +41,18 @@ export async function hlsPlayer(path: string, signal: AbortSignal): Promise<HTML
   return video;
 }
 
+/** A file's bytes through the SDK (the key in its header), as a Response to read them from. */
+async function fileResponse(path: string, signal: AbortSignal): Promise<Response> {
+  const file = await client().files.download(path, { signal });
+  return new Response(file.body);
+}
+
 export async function imageView(path: string, signal: AbortSignal, alt: string): Promise<HTMLImageElement> {
-  const res = await fetch(fileUrl(path), { headers: { 'X-API-Key': savedKey() ?? '' }, signal });
-  if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
-  const url = URL.createObjectURL(await res.blob());
+  const url = URL.createObjectURL(await (await fileResponse(path, signal)).blob());
   signal.addEventListener('abort', () => URL.revokeObjectURL(url));
   return h('img', { class: 'output', src: url, alt, loading: 'lazy' });
 }
 
 export async function fileText(path: string, signal: AbortSignal): Promise<string> {
-  const res = await fetch(fileUrl(path), { headers: { 'X-API-Key': savedKey() ?? '' }, signal });
-  if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
-  return res.text();
+  return (await fileResponse(path, signal)).text();
 }

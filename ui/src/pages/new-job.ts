@@ -67,10 +67,8 @@ export const newJobPage: Page = async (root, { query }) => {
       if (value('output.video.crf')) video['crf'] = Number(value('output.video.crf'));
       if (value('output.video.preset')) video['preset'] = value('output.video.preset');
       const input = value('input');
-      if (Object.keys(video).length === 0) return { input, output: value('output') };
-      // With settings, the output needs an object; its path is derived like the shorthand's.
-      const base = input.replace(/\.[^./]*$/, '');
-      return { input, output: { path: `${base}.${value('output')}` === input ? `${base}.out.${value('output')}` : `${base}.${value('output')}`, format: value('output'), video } };
+      // Without a path the server writes beside the input, as for the "mp4" shorthand.
+      return { input, output: Object.keys(video).length === 0 ? value('output') : { format: value('output'), video } };
     }
     if (kind === 'stream') {
       const ladder = value('variants');
