@@ -4,21 +4,16 @@
 // real standalone server (loopback port, real FFmpeg): every path and method of the served
 // document must have been called, and every answer must have a status the document declares.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import createClient from 'openapi-fetch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configFromEnv } from '../../gateway/src/config.ts';
-import { startStandalone, type Standalone } from '../../gateway/src/standalone.ts';
 import type { paths } from '../../sdk/src/openapi.ts';
-import { makeSource, makeStorage, type StorageRoot } from '../support/media.ts';
+import { startGateway, type TestGateway } from '../support/gateway.ts';
+import { makeSource } from '../support/media.ts';
 import { callEveryRoute } from '../sdk/every-route.ts';
 
 const repo = join(import.meta.dirname, '..', '..');
-const adminKey = 'openapi-client-admin-key';
 const input = '/storage/input/tiny.mp4';
 const methods = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
 
@@ -27,30 +22,18 @@ interface DocOperation {
 }
 type Doc = { paths: Record<string, Partial<Record<(typeof methods)[number], DocOperation>>> };
 
-let storage: StorageRoot;
-let dataDir: string;
-let s: Standalone;
-let url: string;
+let gw: TestGateway;
 
 beforeAll(async () => {
-  storage = makeStorage('kubeff-openapi-client-');
-  dataDir = mkdtempSync(join(tmpdir(), 'kubeff-openapi-client-data-'));
-  makeSource(storage.host(input), { seconds: 1, width: 160, height: 120 });
-  s = await startStandalone(configFromEnv({ PORT: '0', KUBEFF_STORAGE_ROOT: storage.root, KUBEFF_DATA_DIR: dataDir, KUBEFF_ADMIN_KEYS: adminKey, KUBEFF_RATE_LIMIT_PER_SECOND: '1000', LOG_LEVEL: 'warn' }), { webhooks: { env: {} } });
-  await s.app.listen({ port: 0, host: '127.0.0.1' });
-  url = `http://127.0.0.1:${(s.app.server.address() as AddressInfo).port}`;
+  gw = await startGateway();
+  makeSource(gw.storage.host(input), { seconds: 1, width: 160, height: 120 });
 });
-
-afterAll(async () => {
-  await s?.close();
-  storage?.remove();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-});
+afterAll(async () => gw?.stop());
 
 describe('a client generated from /openapi.json', () => {
   it('calls every path and method of the served document, each answered with a status the document declares', async () => {
-    const doc = (await (await fetch(`${url}/openapi.json`)).json()) as Doc;
-    const api = createClient<paths>({ baseUrl: url, headers: { 'x-api-key': adminKey } });
+    const doc = (await (await fetch(`${gw.url}/openapi.json`)).json()) as Doc;
+    const api = createClient<paths>({ baseUrl: gw.url, headers: { 'x-api-key': gw.keys.admin } });
     const seen: { op: string; status: number }[] = [];
     api.use({ onResponse: ({ request, schemaPath, response }) => void seen.push({ op: `${request.method} ${schemaPath}`, status: response.status }) });
 
